@@ -1,0 +1,37 @@
+# PenguinMails data tiers: one C++ shared library serving every pm_* extension.
+# `make && make install` (as root) builds it and installs every control and SQL file
+# under extension/.  `make installcheck` runs the pg_regress suite (sql/ + expected/).
+
+MODULE_big = penguinmails
+SRCS       = $(sort $(wildcard src/*.cpp src/common/*.cpp))
+OBJS       = $(SRCS:.cpp=.o)
+
+# Control files and versioned scripts live in extension/; install them where
+# CREATE EXTENSION looks for them.
+MODULEDIR  = extension
+DATA       = $(sort $(wildcard extension/*.control extension/*--*.sql))
+
+REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --outputdir=build/regress
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+              -Wno-register $(if $(PM_WERROR),-Werror)
+SHLIB_LINK = -lstdc++
+
+# Debian builds PostgreSQL with LLVM JIT; PGXS would otherwise compile every .cpp to
+# bitcode with clang and without our -std flag.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+installcheck: | build/regress
+build/regress:
+	mkdir -p $@
+
+clean: clean-build
+.PHONY: clean-build
+clean-build:
+	rm -rf build
