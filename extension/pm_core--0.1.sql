@@ -31,6 +31,22 @@ CREATE TABLE pm.table_access (
     app_access text NOT NULL CHECK (app_access IN ('write', 'read', 'none'))
 );
 
+-- Registry rows follow their tables: a dropped table is forgotten, so a later
+-- table that reuses the oid does not inherit its registration.
+CREATE FUNCTION pm.forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM pm.tenant_tables t USING pg_event_trigger_dropped_objects() d
+    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND t.tbl = d.objid;
+    DELETE FROM pm.table_access a USING pg_event_trigger_dropped_objects() d
+    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND a.tbl = d.objid;
+END $$;
+
+CREATE EVENT TRIGGER pm_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION pm.forget_dropped_tables();
+
 SELECT pg_catalog.pg_extension_config_dump('pm.tenant_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('pm.table_access', '');
 

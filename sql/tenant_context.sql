@@ -1,0 +1,74 @@
+-- pm_core §1: tenant context settings, caching and the missing-context modes.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pm_core;
+RESET client_min_messages;
+
+-- Runs a statement and reports its SQLSTATE and message instead of aborting the script.
+CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    RETURN 'ok';
+EXCEPTION WHEN others THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- No context: NULL from the readers, 42501 from the guards.
+SELECT pm.current_tenant_id() IS NULL AS tenant_unset, pm.current_user_id() IS NULL AS user_unset;
+SELECT pg_temp.try('SELECT pm.rls_tenant_id()');
+SELECT pg_temp.try('SELECT pm.require_tenant()');
+
+-- Transaction-local by default: gone after COMMIT.
+BEGIN;
+SELECT pm.set_context('11111111-1111-1111-1111-111111111111', '22222222-2222-2222-2222-222222222222');
+SELECT pm.current_tenant_id(), pm.current_user_id(), pm.rls_tenant_id(), pm.require_tenant();
+SELECT current_setting('app.current_tenant_id') AS raw_setting;
+COMMIT;
+SELECT pm.current_tenant_id() IS NULL AS gone_after_commit;
+
+-- ... and after ROLLBACK, and a savepoint rollback restores the earlier tenant.
+BEGIN;
+SELECT pm.set_context('11111111-1111-1111-1111-111111111111');
+SAVEPOINT s;
+SELECT pm.set_context('33333333-3333-3333-3333-333333333333');
+SELECT pm.current_tenant_id() AS inside_savepoint;
+ROLLBACK TO SAVEPOINT s;
+SELECT pm.current_tenant_id() AS after_savepoint_rollback;
+ROLLBACK;
+SELECT pm.current_tenant_id() IS NULL AS gone_after_rollback;
+
+-- Session-wide when asked; NULL clears both settings.
+SELECT pm.set_context('44444444-4444-4444-4444-444444444444', NULL, false);
+SELECT pm.current_tenant_id() AS session_tenant, pm.current_user_id() IS NULL AS user_cleared;
+SELECT pm.set_context(NULL, NULL, false);
+SELECT pm.current_tenant_id() IS NULL AS cleared;
+SELECT pg_temp.try('SELECT pm.set_context(NULL, NULL, NULL)');
+
+-- The setting text is parsed like uuid input; the cache follows every change of text.
+SELECT set_config('app.current_tenant_id', v, false) AS raw, pm.current_tenant_id() AS parsed
+FROM (VALUES ('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'),
+             ('{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12}'),
+             ('a0eebc999c0b4ef8bb6d6bb9bd380a13')) AS forms(v);
+SELECT set_config('app.current_tenant_id', 'not-a-uuid', false) IS NOT NULL AS set;
+SELECT pg_temp.try('SELECT pm.current_tenant_id()');
+SELECT pg_temp.try('SELECT pm.rls_tenant_id()');
+SELECT set_config('app.current_user_id', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1', false) IS NOT NULL AS set;
+SELECT pg_temp.try('SELECT pm.current_user_id()');
+SELECT set_config('app.current_tenant_id', '', false) = '' AS emptied,
+       set_config('app.current_user_id', '', false) = '' AS emptied_user;
+SELECT pm.current_tenant_id() IS NULL AS empty_means_unset;
+
+-- deny: policies see NULL (zero rows); require_tenant still refuses.
+SET pm.missing_tenant_context = deny;
+SELECT pm.rls_tenant_id() IS NULL AS denied;
+SELECT pg_temp.try('SELECT pm.require_tenant()');
+RESET pm.missing_tenant_context;
+SELECT pg_temp.try('SET pm.missing_tenant_context = everything');
+-- pm.* is reserved for this library: a typo is an error, not a silent placeholder.
+SELECT pg_temp.try('SET pm.missing_tenant_contxt = deny');
+
+-- Function properties the planner relies on.
+SELECT proname, provolatile, proparallel, proleakproof
+FROM pg_proc
+WHERE pronamespace = 'pm'::regnamespace
+  AND proname IN ('current_tenant_id', 'current_user_id', 'rls_tenant_id', 'require_tenant')
+ORDER BY proname;
