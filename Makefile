@@ -15,9 +15,10 @@ REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(srcdir)/src
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-              -Wno-register $(if $(PM_WERROR),-Werror)
+# The server headers are C, not C++17 (`register`, unused inline parameters): include
+# them as system headers so -Wall -Wextra speaks only about this project's code.
+PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra $(if $(PM_WERROR),-Werror)
 SHLIB_LINK = -lstdc++
 
 # Debian builds PostgreSQL with LLVM JIT; PGXS would otherwise compile every .cpp to
