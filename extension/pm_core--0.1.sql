@@ -18,7 +18,10 @@ CREATE TABLE pm.tenant_tables (
     tenant_column  name NOT NULL,
     user_column    name,               -- set for per-user isolation
     user_nullable  boolean NOT NULL DEFAULT false,
-    registered_at  timestamptz NOT NULL DEFAULT now()
+    registered_at  timestamptz NOT NULL DEFAULT now(),
+    -- Rows an extension script wrote are re-created by CREATE EXTENSION on
+    -- restore; only the others belong in a dump.
+    from_extension_script boolean NOT NULL DEFAULT false
 );
 
 -- What the application role may do with a table; pm.ensure_roles() grants from it.
@@ -28,7 +31,8 @@ CREATE TABLE pm.tenant_tables (
 -- Staff (pm_staff) read every table of the pm_* schemas; pm_service may write them.
 CREATE TABLE pm.table_access (
     tbl        regclass PRIMARY KEY,
-    app_access text NOT NULL CHECK (app_access IN ('write', 'read', 'none'))
+    app_access text NOT NULL CHECK (app_access IN ('write', 'read', 'none')),
+    from_extension_script boolean NOT NULL DEFAULT false
 );
 
 -- Registry rows follow their tables: a dropped table is forgotten, so a later
@@ -47,8 +51,8 @@ END $$;
 CREATE EVENT TRIGGER pm_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION pm.forget_dropped_tables();
 
-SELECT pg_catalog.pg_extension_config_dump('pm.tenant_tables', '');
-SELECT pg_catalog.pg_extension_config_dump('pm.table_access', '');
+SELECT pg_catalog.pg_extension_config_dump('pm.tenant_tables', 'WHERE NOT from_extension_script');
+SELECT pg_catalog.pg_extension_config_dump('pm.table_access', 'WHERE NOT from_extension_script');
 
 ------------------------------------------------------------------------------
 -- §1 Tenant context
@@ -131,9 +135,11 @@ LANGUAGE C;
 -- §3 Storage keys
 ------------------------------------------------------------------------------
 
+-- Not STRICT: a NULL argument is a caller bug and raises 22004 instead of
+-- silently producing a NULL key.
 CREATE FUNCTION pm.storage_key(tenant_id uuid, kind text, content bytea) RETURNS text
 AS 'MODULE_PATHNAME', 'pm_storage_key'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- Not STRICT: NULL parts are part of the encoding (NULL differs from '').
 CREATE FUNCTION pm.body_storage_key(tenant_id uuid, content_text text, content_html text,
@@ -146,10 +152,13 @@ RETURNS TABLE(version int, kind text, tenant_id uuid, digest text)
 AS 'MODULE_PATHNAME', 'pm_storage_key_parse'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1;
 
+-- Never raises; NULL is not a valid key (false).
 CREATE FUNCTION pm.storage_key_is_valid(key text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'pm_storage_key_is_valid'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
+-- Jump consistent hash of the digest: growing N -> N+1 shards moves only the
+-- keys that land in the new shard (~1/(N+1)).  shards: 1..65536.
 CREATE FUNCTION pm.storage_key_shard(key text, shards int) RETURNS int
 AS 'MODULE_PATHNAME', 'pm_storage_key_shard'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -16,6 +16,7 @@ extern "C" {
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -142,20 +143,22 @@ void register_table(SpiSession &spi, Oid relid, const rls::Isolation &isolation,
 {
     const std::string oid_text = std::to_string(relid);
     spi.execute(
-        "INSERT INTO pm.tenant_tables AS t (tbl, tenant_column, user_column, user_nullable) "
-        "VALUES ($1::pg_catalog.oid, $2, $3, $4::boolean) "
+        "INSERT INTO pm.tenant_tables AS t "
+        "    (tbl, tenant_column, user_column, user_nullable, from_extension_script) "
+        "VALUES ($1::pg_catalog.oid, $2, $3, $4::boolean, $5::boolean) "
         "ON CONFLICT (tbl) DO UPDATE SET tenant_column = EXCLUDED.tenant_column, "
         "    user_column = EXCLUDED.user_column, user_nullable = EXCLUDED.user_nullable "
         "WHERE (t.tenant_column, t.user_column, t.user_nullable) IS DISTINCT FROM "
         "      (EXCLUDED.tenant_column, EXCLUDED.user_column, EXCLUDED.user_nullable)",
         {oid_text, isolation.tenant_column, isolation.user_column,
-         std::string(isolation.user_nullable ? "true" : "false")});
+         bool_text(isolation.user_nullable), bool_text(creating_extension)});
     /* Applications reach partitions through the root; an explicit choice made
      * with pm.set_table_access() is kept. */
     if (is_root)
-        spi.execute("INSERT INTO pm.table_access (tbl, app_access) "
-                    "VALUES ($1::pg_catalog.oid, 'write') ON CONFLICT (tbl) DO NOTHING",
-                    {oid_text});
+        spi.execute("INSERT INTO pm.table_access (tbl, app_access, from_extension_script) "
+                    "VALUES ($1::pg_catalog.oid, 'write', $2::boolean) "
+                    "ON CONFLICT (tbl) DO NOTHING",
+                    {oid_text, bool_text(creating_extension)});
 }
 
 void isolate(Oid relid, const rls::Isolation &isolation)

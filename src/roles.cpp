@@ -13,6 +13,8 @@
 #include "spi_session.h"
 
 extern "C" {
+#include "commands/extension.h"
+
 PG_FUNCTION_INFO_V1(pm_set_table_access);
 PG_FUNCTION_INFO_V1(pm_apply_grants);
 PG_FUNCTION_INFO_V1(pm_ensure_roles);
@@ -43,10 +45,11 @@ std::string app_privileges(const std::string &access)
     return {};
 }
 
+/* Not read-only: it must see roles created earlier in the same call. */
 bool role_exists(SpiSession &spi, const char *role)
 {
     return spi.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
-                       {std::string(role)}, true) > 0;
+                       {std::string(role)}) > 0;
 }
 
 /* Grants on one table; `table` is regclass text (schema-qualified, quoted). */
@@ -142,14 +145,15 @@ extern "C" Datum pm_set_table_access(PG_FUNCTION_ARGS)
                                "invalid app_access \"" + access + "\"",
                                {}, "Expected one of: write, read, none.");
         pm::SpiSession spi;
-        spi.execute("INSERT INTO pm.table_access (tbl, app_access) VALUES ($1::pg_catalog.oid, $2) "
+        spi.execute("INSERT INTO pm.table_access (tbl, app_access, from_extension_script) "
+                    "VALUES ($1::pg_catalog.oid, $2, $3::boolean) "
                     "ON CONFLICT (tbl) DO UPDATE SET app_access = EXCLUDED.app_access",
-                    {std::to_string(relid), access});
+                    {std::to_string(relid), access, pm::bool_text(creating_extension)});
         PG_RETURN_VOID();
     });
 }
 
-extern "C" Datum pm_apply_grants(PG_FUNCTION_ARGS)
+extern "C" Datum pm_apply_grants([[maybe_unused]] PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
         pm::SpiSession spi;
@@ -158,7 +162,7 @@ extern "C" Datum pm_apply_grants(PG_FUNCTION_ARGS)
     });
 }
 
-extern "C" Datum pm_ensure_roles(PG_FUNCTION_ARGS)
+extern "C" Datum pm_ensure_roles([[maybe_unused]] PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
         pm::SpiSession spi;

@@ -38,4 +38,10 @@ private:
     bool connected_ = false;
 };
 
+/* A boolean as an SPI text parameter. */
+inline std::string bool_text(bool value)
+{
+    return value ? "true" : "false";
+}
+
 } // namespace pm

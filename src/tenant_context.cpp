@@ -163,7 +163,7 @@ extern "C" Datum pm_rls_tenant_id(PG_FUNCTION_ARGS)
     });
 }
 
-extern "C" Datum pm_require_tenant(PG_FUNCTION_ARGS)
+extern "C" Datum pm_require_tenant([[maybe_unused]] PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
         const pm::UuidBytes *tenant = pm::tenant_setting.get();
