@@ -161,8 +161,14 @@ void register_table(SpiSession &spi, Oid relid, const rls::Isolation &isolation,
                     {oid_text, bool_text(creating_extension)});
 }
 
-void isolate(Oid relid, const rls::Isolation &isolation)
+/* Validates the table and its columns, then applies and records the isolation. */
+void isolate(Oid relid, rls::Isolation isolation)
 {
+    check_is_table(relid);
+    check_uuid_column(relid, isolation.tenant_column, "tenant");
+    if (isolation.user_column)
+        isolation.user_nullable = check_uuid_column(relid, *isolation.user_column, "user");
+
     const std::vector<Oid> relations = table_and_partitions(relid);
     SpiSession spi;
     for (Oid rel : relations) {
@@ -182,12 +188,9 @@ std::string name_arg(FunctionCallInfo fcinfo, int argno)
 extern "C" Datum pm_enable_tenant_isolation(PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
-        const Oid relid = PG_GETARG_OID(0);
-        pm::check_is_table(relid);
         pm::rls::Isolation isolation;
         isolation.tenant_column = pm::name_arg(fcinfo, 1);
-        pm::check_uuid_column(relid, isolation.tenant_column, "tenant");
-        pm::isolate(relid, isolation);
+        pm::isolate(PG_GETARG_OID(0), isolation);
         PG_RETURN_VOID();
     });
 }
@@ -195,14 +198,10 @@ extern "C" Datum pm_enable_tenant_isolation(PG_FUNCTION_ARGS)
 extern "C" Datum pm_enable_user_isolation(PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
-        const Oid relid = PG_GETARG_OID(0);
-        pm::check_is_table(relid);
         pm::rls::Isolation isolation;
         isolation.user_column = pm::name_arg(fcinfo, 1);
         isolation.tenant_column = pm::name_arg(fcinfo, 2);
-        pm::check_uuid_column(relid, isolation.tenant_column, "tenant");
-        isolation.user_nullable = pm::check_uuid_column(relid, *isolation.user_column, "user");
-        pm::isolate(relid, isolation);
+        pm::isolate(PG_GETARG_OID(0), isolation);
         PG_RETURN_VOID();
     });
 }
