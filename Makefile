@@ -19,7 +19,7 @@ PG_CONFIG ?= pg_config
 # them as system headers so -Wall -Wextra speaks only about this project's code.
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra $(if $(PM_WERROR),-Werror)
-SHLIB_LINK = -lstdc++
+SHLIB_LINK = -lzstd -lstdc++
 
 # Debian builds PostgreSQL with LLVM JIT; PGXS would otherwise compile every .cpp to
 # bitcode with clang and without our -std flag.
