@@ -11,11 +11,7 @@
 --                  through current_tenant_id / current_user_id / rls_tenant_id → 22P02, 42501
 --   body keys      3k random JSON documents as headers of pm.body_storage_key → never errors
 --   dns_records    2k documents inserted into pm_oltp.domains (when installed) → 22023, 23514
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir include/common.psql
 
 BEGIN;
 SELECT plan(25);

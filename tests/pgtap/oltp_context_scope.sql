@@ -1,16 +1,9 @@
 -- A transaction-local tenant context must not outlive its transaction: pooled
 -- connections hand the same session to the next request.  This file cannot run
 -- inside one outer transaction, so its fixture is committed and removed at the end.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir include/common.psql
 
 SELECT plan(10);
-
-CREATE FUNCTION pg_temp.uid(p text, n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-$$ SELECT (repeat(p, 8) || '-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
 
 -- Counts leads as pm_app with whatever context the session/transaction holds.
 CREATE FUNCTION pg_temp.app_leads() RETURNS text LANGUAGE plpgsql AS $f$

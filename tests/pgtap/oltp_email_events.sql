@@ -1,16 +1,9 @@
 -- pm_oltp.record_email_event(): idempotent, order-independent, monotone, with the
 -- documented consequences on leads and enrollments; runs under the caller's RLS.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir include/common.psql
 
 BEGIN;
 SELECT plan(47);
-
-CREATE FUNCTION pg_temp.uid(p text, n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-$$ SELECT (repeat(p, 8) || '-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
 
 -- Calls record_email_event as `who` (tenant A's context unless who is pm_service)
 -- and returns its result, or 'error:SQLSTATE: message'.

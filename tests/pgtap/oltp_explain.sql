@@ -1,17 +1,10 @@
 -- The isolation policy must be usable as an index condition (spec/core.md §2):
 -- tenant_id = pm.rls_tenant_id() has to appear inside an Index Cond, not a Filter,
 -- on the app's typical point, range and tenant-wide queries.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir include/common.psql
 
 BEGIN;
 SELECT plan(6);
-
-CREATE FUNCTION pg_temp.uid(p text, n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-$$ SELECT (repeat(p, 8) || '-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
 
 -- EXPLAIN output of stmt as pm_app with tenant A's context, or 'error:SQLSTATE'.
 CREATE FUNCTION pg_temp.plan_as_app(stmt text) RETURNS text LANGUAGE plpgsql AS $f$

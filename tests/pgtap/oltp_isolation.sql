@@ -2,11 +2,7 @@
 -- Two tenants A and B, each with a row in every tenant-owned table; every check is
 -- run as the role under test through pg_temp.run_as(), so pgTAP's own state (temp
 -- tables owned by the connecting superuser) is never touched by pm_app.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir include/common.psql
 
 BEGIN;
 
@@ -62,9 +58,6 @@ SELECT plan((
 ------------------------------------------------------------------------------
 
 -- Predictable ids: uid('a', 401) = aaaaaaaa-0000-4000-8000-000000000401.
-CREATE FUNCTION pg_temp.uid(p text, n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-$$ SELECT (repeat(p, 8) || '-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
-
 -- Runs stmt as role `who` with the given context in a subtransaction and reports
 -- 'rows:N' (want = 'rows'), the first column of the first row ('value'), or
 -- 'error:SQLSTATE'.  Role, context and pm.missing_tenant_context are restored, but

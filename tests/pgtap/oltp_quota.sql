@@ -1,15 +1,8 @@
 -- pm_oltp.check_quota(): live usage of the current tenant against its active plan.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir include/common.psql
 
 BEGIN;
 SELECT plan(17);
-
-CREATE FUNCTION pg_temp.uid(p text, n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-$$ SELECT (repeat(p, 8) || '-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
 
 -- Runs stmt as `who` with `tenant`'s context; first value, or 'error:SQLSTATE: message'.
 CREATE FUNCTION pg_temp.run_as(who text, tenant uuid, stmt text) RETURNS text

@@ -1,16 +1,9 @@
 -- pm_oltp schema contract: audit, keys, uniques, CHECKs, defaults, dns_records shape,
 -- dump registration (spec/oltp.md).
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir include/common.psql
 
 BEGIN;
 SELECT plan(49);
-
-CREATE FUNCTION pg_temp.uid(p text, n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-$$ SELECT (repeat(p, 8) || '-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
 
 ------------------------------------------------------------------------------
 -- Isolation bookkeeping
