@@ -4,13 +4,7 @@ CREATE EXTENSION IF NOT EXISTS pm_core;
 RESET client_min_messages;
 SELECT pm.ensure_roles();
 
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    RETURN 'ok';
-EXCEPTION WHEN others THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+\i sql/include/try.psql
 
 CREATE SCHEMA regress_rls;
 CREATE TABLE regress_rls.notes (

@@ -3,14 +3,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pm_core;
 RESET client_min_messages;
 
--- Runs a statement and reports its SQLSTATE and message instead of aborting the script.
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    RETURN 'ok';
-EXCEPTION WHEN others THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+\i sql/include/try.psql
 
 ------------------------------------------------------------------------------
 -- pm.storage_key: the layout, and SHA-256 identical to the built-in sha256()

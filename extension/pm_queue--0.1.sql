@@ -1,0 +1,1416 @@
+-- pm_queue 0.1: the jobs store (schema pm_queue).
+-- Contract: ../shared/spec/queue.md; design, worker loop and rate-limit algorithm: docs/queue.md.
+--
+-- Layout, chosen so that claim latency does not depend on how much history the table holds:
+--   * one table, pm_queue.jobs, for every state; a job is updated in place through its life
+--     (queued -> running -> completed | retry_scheduled | failed | cancelled);
+--   * claims read only the partial index jobs_ready_idx, which holds ready jobs and nothing
+--     else, so 10^6 completed jobs cost a claim nothing; the lease reaper reads only the
+--     partial index of running jobs; pruning and stats read the partial index of finished
+--     jobs.  History costs disk, not latency;
+--   * rate budgets are counters per (key, window) in pm_queue.rate_windows, consumed at claim
+--     time with one INSERT .. ON CONFLICT DO UPDATE per batch.
+--
+-- Every function is SECURITY INVOKER: pm_app callers stay under the tenant policy on jobs,
+-- workers run as pm_service (BYPASSRLS).  Function bodies schema-qualify every object and
+-- leave search_path alone (a SET clause would cost every call a GUC save/restore).
+
+\echo Use "CREATE EXTENSION pm_queue" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- C++ helpers (src/queue_*.cpp over src/common/*.cpp)
+------------------------------------------------------------------------------
+
+-- Time-ordered uuid (v7): enqueues append to the primary-key index instead of
+-- scattering over it.
+CREATE FUNCTION pm_queue.new_job_id() RETURNS uuid
+AS 'MODULE_PATHNAME', 'pm_queue_new_job_id'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+-- min(base_ms * 2^exponent, max_ms) * (1 +- jitter); exponent = retries already scheduled.
+CREATE FUNCTION pm_queue.backoff_delay(exponent int, base_ms int, max_ms int, jitter real)
+RETURNS interval
+AS 'MODULE_PATHNAME', 'pm_queue_backoff_delay'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+-- Start of the fixed window (aligned on multiples of its length since 1970-01-01 UTC)
+-- containing `at`; months are refused (no fixed length).
+CREATE FUNCTION pm_queue.rate_window_start(at timestamptz, window_len interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pm_queue_rate_window_start'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- The email_account id of a 'mailbox:<uuid>' key, NULL for any other key.  Never raises.
+CREATE FUNCTION pm_queue.rate_key_mailbox(key text) RETURNS uuid
+AS 'MODULE_PATHNAME', 'pm_queue_rate_key_mailbox'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Raises 22023 naming what is wrong with a rate key.
+CREATE FUNCTION pm_queue.check_rate_key(key text) RETURNS void
+AS 'MODULE_PATHNAME', 'pm_queue_check_rate_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Documented limits, as functions so the table, the API and the docs share one number.
+CREATE FUNCTION pm_queue.max_payload_bytes() RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 65536 $$;
+
+-- Jobs enqueued without a tenant (platform maintenance) belong to the nil uuid: tenant_id
+-- stays NOT NULL, so the tenant policy and its index hold for every row.
+CREATE FUNCTION pm_queue.platform_tenant() RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '00000000-0000-0000-0000-000000000000'::uuid $$;
+
+------------------------------------------------------------------------------
+-- Tables
+------------------------------------------------------------------------------
+
+CREATE TABLE pm_queue.job_queues (
+    name                   text PRIMARY KEY
+                           CONSTRAINT job_queues_name_format
+                           CHECK (name ~ '^[a-z0-9][a-z0-9._-]{0,62}$'),
+    default_priority       int NOT NULL DEFAULT 100 CHECK (default_priority BETWEEN 1 AND 1000),
+    is_active              boolean NOT NULL DEFAULT true,
+    max_attempts           int NOT NULL DEFAULT 3 CHECK (max_attempts BETWEEN 1 AND 1000),
+    timeout_seconds        int NOT NULL DEFAULT 60 CHECK (timeout_seconds BETWEEN 1 AND 86400),
+    backoff_base_ms        int NOT NULL DEFAULT 1000 CHECK (backoff_base_ms >= 0),
+    backoff_max_ms         int NOT NULL DEFAULT 300000,
+    backoff_jitter         real NOT NULL DEFAULT 0.25 CHECK (backoff_jitter BETWEEN 0 AND 1),
+    max_running_per_tenant int CHECK (max_running_per_tenant >= 1),
+    retain_completed       interval NOT NULL DEFAULT '7 days' CHECK (retain_completed >= '0'),
+    retain_failed          interval NOT NULL DEFAULT '90 days' CHECK (retain_failed >= '0'),
+    -- Jobs of this queue must carry a rate_key with this prefix (email-sending: 'mailbox:'),
+    -- so no send can bypass its mailbox budget by omitting the key.
+    rate_key_prefix        text,
+    created_at             timestamptz NOT NULL DEFAULT now(),
+    updated_at             timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT job_queues_backoff_order CHECK (backoff_max_ms >= backoff_base_ms)
+);
+COMMENT ON TABLE pm_queue.job_queues IS 'Queues and their policies; pause/resume flip is_active';
+
+INSERT INTO pm_queue.job_queues (name, default_priority, timeout_seconds, rate_key_prefix) VALUES
+    ('email-sending',    100,  30, 'mailbox:'),
+    ('email-processing',  75,  60, NULL),
+    ('analytics',        150, 300, NULL),
+    ('warmup',            75, 120, NULL),
+    ('bounce',            75,  60, NULL),
+    ('webhook',          100,  15, NULL),
+    ('notifications',    100,  60, NULL),
+    ('maintenance',      100,  60, NULL),
+    ('import-export',    100,  60, NULL);
+
+CREATE TABLE pm_queue.jobs (
+    id                 uuid PRIMARY KEY DEFAULT pm_queue.new_job_id(),
+    -- -> job_queues (name), enforced by enqueue()/enqueue_many() and by a guard on
+    -- job_queues rather than by a FOREIGN KEY: the FK check locks the queue's row (KEY SHARE)
+    -- on every insert, which measured at ~60% of the cost of an enqueue.
+    queue_name         text NOT NULL,
+    tenant_id          uuid NOT NULL DEFAULT coalesce(pm.current_tenant_id(), pm_queue.platform_tenant()),
+    status             text NOT NULL DEFAULT 'queued'
+                       CHECK (status IN ('queued', 'retry_scheduled', 'migrated_to_redis', 'running',
+                                         'completed', 'failed', 'cancelled')),
+    priority           int NOT NULL DEFAULT 100 CHECK (priority BETWEEN 1 AND 1000),
+    payload            jsonb NOT NULL DEFAULT '{}'
+                       -- 65536 = pm_queue.max_payload_bytes(), as a literal: a CHECK constraint
+                       -- would run the SQL function un-inlined on every insert and update.
+                       CONSTRAINT jobs_payload_size CHECK (pg_column_size(payload) <= 65536),
+    idempotency_key    text,
+    rate_key           text,
+    attempt_count      int NOT NULL DEFAULT 0,
+    max_attempts       int NOT NULL DEFAULT 3,
+    run_at             timestamptz NOT NULL DEFAULT now(),
+    locked_by          text,
+    locked_until       timestamptz,
+    started_at         timestamptz,
+    completed_at       timestamptz,
+    failed_at          timestamptz,
+    cancelled_at       timestamptz,
+    last_error_message text,
+    result             jsonb,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now()
+) WITH (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.05,
+        autovacuum_analyze_scale_factor = 0.02);
+-- Only the contract's CHECKs (status, priority, payload size): every INSERT and UPDATE
+-- re-reads each CHECK expression from the catalog, and the other invariants (attempts,
+-- key lengths, leases) are upheld by the functions that write jobs.
+COMMENT ON TABLE pm_queue.jobs IS
+  'Jobs in every state; metadata and ids/storage keys only, never bodies (payload <= 64 KiB)';
+
+-- The hot set: only claimable jobs.  A claim walks this index in (priority, run_at) order
+-- and stops after max_jobs entries, whatever the size of the table.
+CREATE INDEX jobs_ready_idx ON pm_queue.jobs (queue_name, priority, run_at)
+    WHERE status IN ('queued', 'retry_scheduled');
+-- In-flight jobs: the lease reaper and the running counts (stats, max_running_per_tenant).
+CREATE INDEX jobs_running_idx ON pm_queue.jobs (queue_name, locked_until)
+    WHERE status = 'running';
+-- History: prune by age per queue and status, stats over the last minutes, dead letters.
+CREATE INDEX jobs_finished_idx ON pm_queue.jobs (queue_name, status, updated_at)
+    WHERE status IN ('completed', 'failed', 'cancelled');
+-- Tenant policy as an index condition; also counts a tenant's running jobs per queue.
+CREATE INDEX jobs_tenant_idx ON pm_queue.jobs (tenant_id, queue_name, status);
+-- One job per idempotency key and tenant within a queue.  Per tenant, not global: a global
+-- key would let one tenant learn that another used a key, and block its enqueue.
+CREATE UNIQUE INDEX jobs_idempotency_key ON pm_queue.jobs (queue_name, tenant_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+-- The reference jobs.queue_name -> job_queues.name, from the parent's side: a queue that
+-- still has jobs can be neither renamed nor deleted.
+CREATE FUNCTION pm_queue.guard_queue_in_use() RETURNS trigger
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    IF (TG_OP = 'DELETE' OR NEW.name IS DISTINCT FROM OLD.name)
+       AND EXISTS (SELECT 1 FROM pm_queue.jobs j WHERE j.queue_name = OLD.name) THEN
+        RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+            MESSAGE = format('queue %L still has jobs', OLD.name),
+            HINT = 'Cancel or prune its jobs first (pm_queue.prune removes finished ones '
+                   'past retention).';
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$fn$;
+CREATE TRIGGER guard_queue_in_use BEFORE UPDATE OF name OR DELETE ON pm_queue.job_queues
+    FOR EACH ROW EXECUTE FUNCTION pm_queue.guard_queue_in_use();
+
+-- One row per unsuccessful attempt (retry, failed, lease expired).  A successful attempt
+-- is recorded on the job row itself (started_at, completed_at, locked_by, result).
+CREATE TABLE pm_queue.job_logs (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id         uuid NOT NULL,
+    queue_name     text NOT NULL,
+    attempt_number int NOT NULL,
+    status         text NOT NULL CHECK (status IN ('attempting', 'success', 'retry', 'failed')),
+    log_message    text,
+    worker_id      text,
+    started_at     timestamptz,
+    finished_at    timestamptz NOT NULL DEFAULT now(),
+    duration       interval
+);
+CREATE INDEX job_logs_job_idx ON pm_queue.job_logs (job_id);
+CREATE INDEX job_logs_queue_finished_idx ON pm_queue.job_logs (queue_name, finished_at);
+COMMENT ON TABLE pm_queue.job_logs IS 'Unsuccessful attempts; pruned with their jobs';
+
+CREATE TABLE pm_queue.rate_limits (
+    key            text PRIMARY KEY CHECK (key <> '' AND length(key) <= 200),
+    max_per_window int NOT NULL CHECK (max_per_window >= 0),
+    window_len     interval NOT NULL
+                   CONSTRAINT rate_limits_window_len
+                   CHECK (pm_queue.rate_window_start('2000-01-01 00:00:00+00', window_len) IS NOT NULL),
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pm_queue.rate_limits IS
+  'Budgets per rate key (fixed windows); mailbox:<id> defaults to email_accounts.daily_limit per UTC day';
+
+-- Consumption counters: one row per key and window, written by claim() only.
+CREATE TABLE pm_queue.rate_windows (
+    key            text NOT NULL,
+    window_start   timestamptz NOT NULL,
+    window_end     timestamptz NOT NULL,
+    max_per_window int NOT NULL,
+    used           int NOT NULL CHECK (used >= 0),
+    last_grant     int NOT NULL,
+    PRIMARY KEY (key, window_start)
+);
+CREATE INDEX rate_windows_end_idx ON pm_queue.rate_windows (window_end);
+COMMENT ON TABLE pm_queue.rate_windows IS
+  'Claims per rate key and window (used never exceeds max_per_window at claim time)';
+
+------------------------------------------------------------------------------
+-- Error helpers (only on error paths)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION pm_queue.raise_unknown_queue(queue text) RETURNS void
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+        MESSAGE = format('unknown queue %s', coalesce(quote_literal(queue), 'NULL')),
+        HINT = 'Known queues: ' || coalesce((SELECT string_agg(q.name, ', ' ORDER BY q.name)
+                                             FROM pm_queue.job_queues q), 'none');
+END
+$fn$;
+
+-- Why a worker may not complete/fail a job.  Returns false (instead of raising) only when a
+-- worker repeats the complete() it already made: a retried network call is not an error.
+CREATE FUNCTION pm_queue.check_not_held(job_id uuid, worker_id text, action text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    st     text;
+    holder text;
+BEGIN
+    SELECT j.status, j.locked_by INTO st, holder FROM pm_queue.jobs j WHERE j.id = check_not_held.job_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'no_data_found',
+            MESSAGE = format('job %s does not exist', coalesce(job_id::text, 'NULL')),
+            HINT = 'It was never enqueued, was pruned, or belongs to another tenant.';
+    END IF;
+    IF action = 'complete' AND st = 'completed' AND holder = worker_id THEN
+        RETURN false;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+        MESSAGE = format('cannot %s job %s: worker %s does not hold its lease',
+                         action, job_id, coalesce(quote_literal(worker_id), 'NULL')),
+        DETAIL = format('The job is %s%s.', st,
+                        CASE WHEN st = 'running' THEN ' under worker ' || quote_literal(holder)
+                             ELSE '' END),
+        HINT = 'The lease expired (heartbeat more often) or the job was cancelled; drop this '
+               'attempt''s result, another attempt owns the job now.';
+END
+$fn$;
+
+------------------------------------------------------------------------------
+-- Enqueue
+------------------------------------------------------------------------------
+
+-- NOTIFY pm_queue (payload: the queue name) when a queue gains a ready job while it had none.
+-- Workers only wait when claim() returned nothing, i.e. when their queues had no ready job,
+-- and a worker that wakes keeps claiming until the queue is empty again: so a queue with
+-- other ready jobs has no idle worker to wake.  Skipping those notifications matters:
+-- NOTIFY takes a database-wide lock held through commit, which serialises the commits of
+-- every notifying transaction (measured: -60% enqueue throughput at 16 clients).
+CREATE FUNCTION pm_queue.wake_workers(queue text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    -- "Another ready job": one created before this transaction (this transaction's own jobs
+    -- have created_at = now()).  A plain query walking jobs_ready_idx backwards: the answer
+    -- comes from its tail, where jobs are newest and alive, not from its head, where claimed
+    -- jobs leave dead entries (inside EXISTS the planner would drop the ORDER BY and LIMIT and
+    -- could scan the table).
+    PERFORM 1 FROM pm_queue.jobs j
+      WHERE j.queue_name = wake_workers.queue
+        AND j.status IN ('queued', 'retry_scheduled')
+        AND j.run_at <= now() AND j.created_at < now()
+      ORDER BY j.priority DESC, j.run_at DESC LIMIT 1;
+    IF NOT FOUND THEN
+        PERFORM pg_notify('pm_queue', queue);
+    END IF;
+END
+$fn$;
+
+-- Why enqueue() inserted nothing for a queue: unknown, or a rate key its queue requires is
+-- missing.  Returns when neither (then the row exists already: idempotency).
+CREATE FUNCTION pm_queue.check_enqueue(queue text, rate_key text) RETURNS void
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    prefix text;
+BEGIN
+    SELECT q.rate_key_prefix INTO prefix FROM pm_queue.job_queues q WHERE q.name = check_enqueue.queue;
+    IF NOT FOUND THEN
+        PERFORM pm_queue.raise_unknown_queue(queue);
+    END IF;
+    IF prefix IS NOT NULL AND (rate_key IS NULL OR NOT starts_with(rate_key, prefix)) THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('%s jobs need a rate_key starting with %L, got %s', queue,
+                             prefix, coalesce(quote_literal(rate_key), 'NULL')),
+            HINT = format('Pass rate_key => %L || <id>: the budget is enforced at claim time.',
+                          prefix);
+    END IF;
+END
+$fn$;
+
+-- The queue's defaults and checks are read by the INSERT itself (one statement on the hot
+-- path); when it inserts nothing, check_enqueue() says why.
+CREATE FUNCTION pm_queue.enqueue(queue text, payload jsonb, priority int DEFAULT NULL,
+                                 run_at timestamptz DEFAULT now(), max_attempts int DEFAULT NULL,
+                                 idempotency_key text DEFAULT NULL,
+                                 tenant_id uuid DEFAULT pm.current_tenant_id(),
+                                 rate_key text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    job      uuid := pm_queue.new_job_id();
+    tenant   uuid := coalesce(enqueue.tenant_id, pm_queue.platform_tenant());
+    ready_at timestamptz := coalesce(enqueue.run_at, now());
+    size     int := pg_column_size(enqueue.payload);
+BEGIN
+    IF enqueue.payload IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+            MESSAGE = format('payload of a job for queue %s must not be NULL', enqueue.queue),
+            HINT = 'Pass ''{}'' for a job without arguments.';
+    END IF;
+    IF size > pm_queue.max_payload_bytes() THEN
+        RAISE EXCEPTION USING ERRCODE = 'program_limit_exceeded',
+            MESSAGE = format('payload of a job for queue %s is %s bytes, the limit is %s',
+                             enqueue.queue, size, pm_queue.max_payload_bytes()),
+            HINT = 'Jobs carry ids and storage keys, not bodies: store the data (content tier) '
+                   'and enqueue its key.';
+    END IF;
+    IF enqueue.priority NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'numeric_value_out_of_range',
+            MESSAGE = format('priority %s is out of range', enqueue.priority),
+            DETAIL = 'Priorities run from 1 (runs first) to 1000 (runs last).',
+            HINT = 'Pass NULL for the queue''s default_priority.';
+    END IF;
+    IF enqueue.max_attempts NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'numeric_value_out_of_range',
+            MESSAGE = format('max_attempts %s is out of range (1..1000)', enqueue.max_attempts);
+    END IF;
+    IF NOT isfinite(ready_at) THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('run_at must be a finite timestamp, got %s', ready_at);
+    END IF;
+    IF enqueue.rate_key IS NOT NULL THEN
+        PERFORM pm_queue.check_rate_key(enqueue.rate_key);
+    END IF;
+
+    IF enqueue.idempotency_key IS NULL THEN
+        INSERT INTO pm_queue.jobs (id, queue_name, tenant_id, priority, payload, rate_key,
+                                   max_attempts, run_at)
+        SELECT job, q.name, tenant, coalesce(enqueue.priority, q.default_priority),
+               enqueue.payload, enqueue.rate_key, coalesce(enqueue.max_attempts, q.max_attempts),
+               ready_at
+          FROM pm_queue.job_queues q
+         WHERE q.name = enqueue.queue
+           AND (q.rate_key_prefix IS NULL OR starts_with(enqueue.rate_key, q.rate_key_prefix));
+        IF NOT FOUND THEN
+            PERFORM pm_queue.check_enqueue(enqueue.queue, enqueue.rate_key);
+        END IF;
+    ELSE
+        IF enqueue.idempotency_key = '' OR length(enqueue.idempotency_key) > 200 THEN
+            RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+                MESSAGE = 'idempotency_key must be 1 to 200 characters';
+        END IF;
+        -- A concurrent enqueue of the same key waits here for the other transaction, then
+        -- finds its row: one job, one id, whoever wins.
+        LOOP
+            INSERT INTO pm_queue.jobs (id, queue_name, tenant_id, priority, payload,
+                                       idempotency_key, rate_key, max_attempts, run_at)
+            SELECT job, q.name, tenant, coalesce(enqueue.priority, q.default_priority),
+                   enqueue.payload, enqueue.idempotency_key, enqueue.rate_key,
+                   coalesce(enqueue.max_attempts, q.max_attempts), ready_at
+              FROM pm_queue.job_queues q
+             WHERE q.name = enqueue.queue
+               AND (q.rate_key_prefix IS NULL OR starts_with(enqueue.rate_key, q.rate_key_prefix))
+            ON CONFLICT (queue_name, tenant_id, idempotency_key)
+               WHERE idempotency_key IS NOT NULL DO NOTHING;
+            EXIT WHEN FOUND;
+            PERFORM pm_queue.check_enqueue(enqueue.queue, enqueue.rate_key);
+            SELECT j.id INTO job FROM pm_queue.jobs j
+             WHERE j.queue_name = enqueue.queue AND j.tenant_id = tenant
+               AND j.idempotency_key = enqueue.idempotency_key;
+            IF FOUND THEN
+                RETURN job;
+            END IF;
+            -- The holder was pruned between our insert and our read: insert again.
+            job := pm_queue.new_job_id();
+        END LOOP;
+    END IF;
+
+    IF ready_at <= now() THEN
+        PERFORM pm_queue.wake_workers(enqueue.queue);
+    END IF;
+    RETURN job;
+END
+$fn$;
+
+COMMENT ON FUNCTION pm_queue.enqueue(text, jsonb, int, timestamptz, int, text, uuid, text) IS
+  'Adds a job (same idempotency key -> the existing id); NOTIFY pm_queue with the queue name';
+
+-- Ids come back in the order of `payloads`; idempotency_keys / rate_keys, when given, are
+-- parallel arrays (NULL elements allowed).  One NOTIFY per call.
+CREATE FUNCTION pm_queue.enqueue_many(queue text, payloads jsonb[], priority int DEFAULT NULL,
+                                      run_at timestamptz DEFAULT now(),
+                                      max_attempts int DEFAULT NULL,
+                                      idempotency_keys text[] DEFAULT NULL,
+                                      tenant_id uuid DEFAULT pm.current_tenant_id(),
+                                      rate_keys text[] DEFAULT NULL)
+RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE ROWS 100
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    q        pm_queue.job_queues;
+    n        int := coalesce(cardinality(enqueue_many.payloads), 0);
+    ids      uuid[];
+    tenant   uuid := coalesce(enqueue_many.tenant_id, pm_queue.platform_tenant());
+    ready_at timestamptz := coalesce(enqueue_many.run_at, now());
+    bad      record;
+BEGIN
+    SELECT * INTO q FROM pm_queue.job_queues jq WHERE jq.name = enqueue_many.queue;
+    IF NOT FOUND THEN
+        PERFORM pm_queue.raise_unknown_queue(enqueue_many.queue);
+    END IF;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    IF n > 10000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'program_limit_exceeded',
+            MESSAGE = format('enqueue_many takes at most 10000 payloads, got %s', n);
+    END IF;
+    IF cardinality(enqueue_many.idempotency_keys) > n OR cardinality(enqueue_many.rate_keys) > n THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = 'idempotency_keys and rate_keys must not be longer than payloads';
+    END IF;
+    SELECT p.ord, p.payload, pg_column_size(p.payload) AS size INTO bad
+      FROM unnest(enqueue_many.payloads) WITH ORDINALITY AS p(payload, ord)
+     WHERE p.payload IS NULL OR pg_column_size(p.payload) > pm_queue.max_payload_bytes()
+     ORDER BY p.ord LIMIT 1;
+    IF FOUND THEN
+        IF bad.payload IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+                MESSAGE = format('payloads[%s] of a job for queue %s must not be NULL', bad.ord, q.name);
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = 'program_limit_exceeded',
+            MESSAGE = format('payloads[%s] of a job for queue %s is %s bytes, the limit is %s', bad.ord,
+                             q.name, bad.size, pm_queue.max_payload_bytes()),
+            HINT = 'Jobs carry ids and storage keys, not bodies.';
+    END IF;
+    IF enqueue_many.priority IS NOT NULL AND enqueue_many.priority NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'numeric_value_out_of_range',
+            MESSAGE = format('priority %s is out of range', enqueue_many.priority),
+            DETAIL = 'Priorities run from 1 (runs first) to 1000 (runs last).';
+    END IF;
+    IF enqueue_many.max_attempts IS NOT NULL AND enqueue_many.max_attempts NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'numeric_value_out_of_range',
+            MESSAGE = format('max_attempts %s is out of range (1..1000)', enqueue_many.max_attempts);
+    END IF;
+    IF NOT isfinite(ready_at) THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('run_at must be a finite timestamp, got %s', ready_at);
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(enqueue_many.idempotency_keys) k
+                WHERE k = '' OR length(k) > 200) THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = 'idempotency_keys must be 1 to 200 characters';
+    END IF;
+    PERFORM pm_queue.check_rate_key(k) FROM unnest(enqueue_many.rate_keys) k WHERE k IS NOT NULL;
+    IF q.rate_key_prefix IS NOT NULL AND EXISTS (
+           SELECT 1 FROM generate_series(1, n) i
+            WHERE enqueue_many.rate_keys[i] IS NULL
+               OR NOT starts_with(enqueue_many.rate_keys[i], q.rate_key_prefix)) THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('%s jobs need a rate_key starting with %L for every payload',
+                             q.name, q.rate_key_prefix);
+    END IF;
+
+    ids := ARRAY(SELECT pm_queue.new_job_id() FROM generate_series(1, n));
+    IF enqueue_many.idempotency_keys IS NULL THEN
+        INSERT INTO pm_queue.jobs (id, queue_name, tenant_id, priority, payload, rate_key,
+                                   max_attempts, run_at)
+        SELECT ids[i], q.name, tenant, coalesce(enqueue_many.priority, q.default_priority),
+               enqueue_many.payloads[i], enqueue_many.rate_keys[i],
+               coalesce(enqueue_many.max_attempts, q.max_attempts), ready_at
+          FROM generate_series(1, n) i;
+        IF ready_at <= now() THEN
+            PERFORM pm_queue.wake_workers(q.name);
+        END IF;
+        RETURN QUERY SELECT unnest(ids);
+        RETURN;
+    END IF;
+
+    INSERT INTO pm_queue.jobs (id, queue_name, tenant_id, priority, payload, idempotency_key,
+                               rate_key, max_attempts, run_at)
+    SELECT ids[i], q.name, tenant, coalesce(enqueue_many.priority, q.default_priority),
+           enqueue_many.payloads[i], enqueue_many.idempotency_keys[i], enqueue_many.rate_keys[i],
+           coalesce(enqueue_many.max_attempts, q.max_attempts), ready_at
+      FROM generate_series(1, n) i
+    ON CONFLICT (queue_name, tenant_id, idempotency_key)
+       WHERE idempotency_key IS NOT NULL DO NOTHING;
+    IF ready_at <= now() THEN
+        PERFORM pm_queue.wake_workers(q.name);
+    END IF;
+    -- Keyed payloads resolve to whichever job holds the key (this call's or an older one).
+    RETURN QUERY
+    SELECT CASE WHEN k.key IS NULL THEN ids[k.i]
+                ELSE (SELECT j.id FROM pm_queue.jobs j
+                       WHERE j.queue_name = q.name AND j.tenant_id = tenant
+                         AND j.idempotency_key = k.key) END
+      FROM (SELECT i, enqueue_many.idempotency_keys[i] AS key FROM generate_series(1, n) i) k
+     ORDER BY k.i;
+END
+$fn$;
+
+------------------------------------------------------------------------------
+-- Claim
+------------------------------------------------------------------------------
+
+-- Daily budgets of mailboxes when pm_oltp shares this database (NULL daily_limit: no
+-- budget); nothing in a database of its own.  One call per claim round, whatever the
+-- number of keys.
+CREATE FUNCTION pm_queue.mailbox_limits(ids uuid[])
+RETURNS TABLE(mailbox_id uuid, daily_limit int)
+LANGUAGE plpgsql STABLE ROWS 100
+AS $fn$
+BEGIN
+    IF cardinality(ids) > 0 AND to_regclass('pm_oltp.email_accounts') IS NOT NULL THEN
+        RETURN QUERY
+        SELECT a.id, a.daily_limit FROM pm_oltp.email_accounts a
+         WHERE a.id = ANY (ids) AND a.daily_limit IS NOT NULL;
+    END IF;
+END
+$fn$;
+
+-- The budget of each key: a pm_queue.rate_limits row, else the mailbox's daily_limit per
+-- UTC day; keys with neither are unlimited (no row).
+CREATE FUNCTION pm_queue.rate_budgets(keys text[])
+RETURNS TABLE(key text, max_per_window int, window_len interval)
+LANGUAGE plpgsql STABLE ROWS 100
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT k.key, coalesce(r.max_per_window, m.daily_limit), coalesce(r.window_len, interval '1 day')
+      FROM unnest(rate_budgets.keys) AS k(key)
+      LEFT JOIN pm_queue.rate_limits r ON r.key = k.key
+      LEFT JOIN pm_queue.mailbox_limits(ARRAY(SELECT pm_queue.rate_key_mailbox(x)
+                                                FROM unnest(rate_budgets.keys) x
+                                               WHERE x LIKE 'mailbox:%')) m
+             ON r.key IS NULL AND m.mailbox_id = pm_queue.rate_key_mailbox(k.key)
+     WHERE r.key IS NOT NULL OR m.mailbox_id IS NOT NULL;
+END
+$fn$;
+
+-- The slow path of claim(), for queues with max_running_per_tenant: which locked candidates
+-- may run now.  Side effects: consumes rate budget for the jobs it admits and moves
+-- over-budget jobs to the end of their window.  Claimers of one (queue, tenant) are
+-- serialised with a transaction-scoped advisory lock taken with pg_try_*: a pair another
+-- claimer is admitting right now is skipped this time (its jobs stay ready), so claims never
+-- wait for each other and cannot deadlock.  Running jobs are counted by a statement that
+-- starts after the lock is held, so it sees every earlier holder's commit.
+CREATE FUNCTION pm_queue.admit(c_id uuid[], c_tenant uuid[], c_queue text[], c_key text[],
+                               capped text[])
+RETURNS uuid[]
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    blocked uuid[] := '{}';
+    p_queue text[];
+    p_tenant uuid[];
+    p_ok    boolean[];
+    l_key   text[];
+    l_len   interval[];
+    l_max   int[];
+    l_ok    boolean[];
+    g_key   text[];
+    g_n     int[];
+    take    uuid[];
+    d_id    uuid[];
+    d_until timestamptz[];
+BEGIN
+    IF capped IS NOT NULL THEN
+        SELECT array_agg(p.queue_name), array_agg(p.tenant_id),
+               array_agg(pg_try_advisory_xact_lock(7368049, hashtext(p.queue_name || '/' || p.tenant_id)))
+          INTO p_queue, p_tenant, p_ok
+          FROM (SELECT DISTINCT c.queue_name, c.tenant_id
+                  FROM unnest(c_queue, c_tenant) AS c(queue_name, tenant_id)
+                 WHERE c.queue_name = ANY (capped)
+                 ORDER BY 1, 2) p;
+        IF p_queue IS NOT NULL THEN
+            SELECT coalesce(array_agg(x.id), '{}') INTO blocked
+              FROM (SELECT c.id, p.ok, p.room,
+                           row_number() OVER (PARTITION BY c.queue_name, c.tenant_id ORDER BY c.ord) AS rn
+                      FROM unnest(c_id, c_queue, c_tenant) WITH ORDINALITY AS c(id, queue_name, tenant_id, ord)
+                      JOIN (SELECT u.queue_name, u.tenant_id, u.ok,
+                                   q.max_running_per_tenant
+                                   - (SELECT count(*) FROM pm_queue.jobs r
+                                       WHERE r.tenant_id = u.tenant_id AND r.queue_name = u.queue_name
+                                         AND r.status = 'running') AS room
+                              FROM unnest(p_queue, p_tenant, p_ok) AS u(queue_name, tenant_id, ok)
+                              JOIN pm_queue.job_queues q ON q.name = u.queue_name) p
+                        ON p.queue_name = c.queue_name AND p.tenant_id = c.tenant_id) x
+             WHERE NOT x.ok OR x.rn > x.room;
+        END IF;
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM unnest(c_key, c_id) AS c(key, id)
+                WHERE c.key IS NOT NULL AND c.id <> ALL (blocked)) THEN
+        SELECT array_agg(b.key), array_agg(b.window_len), array_agg(b.max_per_window),
+               array_agg(pg_try_advisory_xact_lock(7368050, hashtext(b.key)))
+          INTO l_key, l_len, l_max, l_ok
+          FROM pm_queue.rate_budgets(ARRAY(
+                   SELECT DISTINCT c.key FROM unnest(c_key, c_id) AS c(key, id)
+                    WHERE c.key IS NOT NULL AND c.id <> ALL (blocked))) b;
+        IF l_key IS NOT NULL THEN
+            WITH need AS (
+                SELECT l.key, l.len, l.max, count(*)::int AS n
+                  FROM unnest(l_key, l_len, l_max, l_ok) AS l(key, len, max, ok)
+                  JOIN unnest(c_key, c_id) AS c(key, id) ON c.key = l.key
+                 WHERE l.ok AND c.id <> ALL (blocked)
+                 GROUP BY 1, 2, 3
+            ), granted AS (
+                INSERT INTO pm_queue.rate_windows AS w
+                       (key, window_start, window_end, max_per_window, used, last_grant)
+                SELECT need.key, s.ws, s.ws + need.len, need.max, least(need.n, need.max),
+                       least(need.n, need.max)
+                  FROM need CROSS JOIN LATERAL
+                       (SELECT pm_queue.rate_window_start(now(), need.len) AS ws) s
+                ON CONFLICT (key, window_start) DO UPDATE
+                   SET used = w.used + least(excluded.last_grant,
+                                             greatest(excluded.max_per_window - w.used, 0)),
+                       last_grant = least(excluded.last_grant,
+                                          greatest(excluded.max_per_window - w.used, 0)),
+                       max_per_window = excluded.max_per_window
+                 WHERE w.used < excluded.max_per_window
+                RETURNING w.key, w.last_grant
+            )
+            SELECT array_agg(granted.key), array_agg(granted.last_grant) INTO g_key, g_n
+              FROM granted;
+        END IF;
+    END IF;
+
+    SELECT coalesce(array_agg(x.id) FILTER (WHERE x.verdict = 'take'), '{}'),
+           array_agg(x.id) FILTER (WHERE x.verdict = 'defer'),
+           array_agg(x.until) FILTER (WHERE x.verdict = 'defer')
+      INTO take, d_id, d_until
+      FROM (SELECT c.id,
+                   CASE WHEN c.id = ANY (blocked) THEN 'skip'
+                        WHEN l.key IS NULL THEN 'take'
+                        WHEN NOT l.ok THEN 'skip'
+                        WHEN row_number() OVER (PARTITION BY c.key, c.id = ANY (blocked)
+                                                ORDER BY c.ord) <= coalesce(g.n, 0) THEN 'take'
+                        ELSE 'defer' END AS verdict,
+                   pm_queue.rate_window_start(now(), l.len) + l.len AS until
+              FROM unnest(c_id, c_key) WITH ORDINALITY AS c(id, key, ord)
+              LEFT JOIN unnest(l_key, l_len, l_ok) AS l(key, len, ok) ON l.key = c.key
+              LEFT JOIN unnest(g_key, g_n) AS g(key, n) ON g.key = c.key) x;
+
+    IF d_id IS NOT NULL THEN
+        UPDATE pm_queue.jobs j SET run_at = d_until[array_position(d_id, j.id)], updated_at = now()
+         WHERE j.id = ANY (d_id);
+    END IF;
+    RETURN take;
+END
+$fn$;
+
+-- Rate-limited candidates of a claim round: which run now.  The caller holds the candidates'
+-- rows and their keys' advisory locks (taken in claim()'s candidate scan).  One statement:
+--   budgets   the finite budget of each key (pm_queue.rate_limits, else the mailbox's
+--             daily_limit);
+--   granted   consume: one upsert per key and window.  ON CONFLICT DO UPDATE works on the
+--             latest committed counter under its row lock, so the grants of successive
+--             claimers add up whatever their snapshots, and used never passes max_per_window;
+--   verdict   the first `granted` candidates of each key (claim order) run; the rest are
+--             deferred to the end of the window (run_at), never failed.
+-- Returns ('take', job) for the jobs it leased and ('defer', id) for the others.
+CREATE FUNCTION pm_queue.claim_limited(ids uuid[], worker_id text)
+RETURNS TABLE(verdict text, job_id uuid, job pm_queue.jobs)
+LANGUAGE plpgsql VOLATILE ROWS 10
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH cand AS (
+        SELECT j.id, j.rate_key, j.priority, j.run_at
+          FROM pm_queue.jobs j
+         WHERE j.id = ANY (claim_limited.ids)
+    ), budgets AS (
+        SELECT k.key, coalesce(r.max_per_window, m.daily_limit) AS max_per_window,
+               coalesce(r.window_len, interval '1 day') AS window_len
+          FROM (SELECT DISTINCT c.rate_key AS key FROM cand c) k
+          LEFT JOIN pm_queue.rate_limits r ON r.key = k.key
+          LEFT JOIN pm_queue.mailbox_limits(ARRAY(
+                        SELECT pm_queue.rate_key_mailbox(c.rate_key) FROM cand c
+                         WHERE c.rate_key LIKE 'mailbox:%')) m
+                 ON r.key IS NULL AND m.mailbox_id = pm_queue.rate_key_mailbox(k.key)
+         WHERE r.key IS NOT NULL OR m.mailbox_id IS NOT NULL
+    ), locked AS (
+        -- Re-entrant: true for the keys claim() locked while choosing these candidates.
+        SELECT b.*, pg_try_advisory_xact_lock(7368050, hashtext(b.key)) AS ok FROM budgets b
+    ), granted AS (
+        INSERT INTO pm_queue.rate_windows AS w
+               (key, window_start, window_end, max_per_window, used, last_grant)
+        SELECT b.key, s.ws, s.ws + b.window_len, b.max_per_window,
+               least(n.n, b.max_per_window), least(n.n, b.max_per_window)
+          FROM locked b
+          JOIN (SELECT c.rate_key, count(*)::int AS n FROM cand c GROUP BY 1) n
+            ON n.rate_key = b.key
+         CROSS JOIN LATERAL (SELECT pm_queue.rate_window_start(now(), b.window_len) AS ws) s
+         WHERE b.ok
+        ON CONFLICT (key, window_start) DO UPDATE
+           SET used = w.used + least(excluded.last_grant,
+                                     greatest(excluded.max_per_window - w.used, 0)),
+               last_grant = least(excluded.last_grant,
+                                  greatest(excluded.max_per_window - w.used, 0)),
+               max_per_window = excluded.max_per_window
+         WHERE w.used < excluded.max_per_window
+        RETURNING w.key, w.last_grant
+    ), verdict AS (
+        SELECT c.id,
+               CASE WHEN b.key IS NULL THEN 'take'
+                    WHEN NOT b.ok THEN 'skip'
+                    WHEN row_number() OVER (PARTITION BY c.rate_key ORDER BY c.priority, c.run_at)
+                         <= coalesce(g.last_grant, 0) THEN 'take'
+                    ELSE 'defer' END AS verdict,
+               pm_queue.rate_window_start(now(), b.window_len) + b.window_len AS until
+          FROM cand c
+          LEFT JOIN locked b ON b.key = c.rate_key
+          LEFT JOIN granted g ON g.key = c.rate_key
+    ), deferred AS (
+        -- By `id = ANY`, never by a join (see claim()).
+        UPDATE pm_queue.jobs j
+           SET run_at = (SELECT v.until FROM verdict v WHERE v.id = j.id), updated_at = now()
+         WHERE j.id = ANY (ARRAY(SELECT v.id FROM verdict v WHERE v.verdict = 'defer'))
+        RETURNING j.id
+    ), claimed AS (
+        UPDATE pm_queue.jobs j
+           SET status = 'running', locked_by = claim_limited.worker_id,
+               locked_until = now() + (SELECT q.timeout_seconds FROM pm_queue.job_queues q
+                                        WHERE q.name = j.queue_name) * interval '1 second',
+               attempt_count = j.attempt_count + 1, started_at = now(), updated_at = now()
+         WHERE j.id = ANY (ARRAY(SELECT v.id FROM verdict v WHERE v.verdict = 'take'))
+        RETURNING j.*
+    )
+    SELECT 'take'::text, c.id, c::pm_queue.jobs FROM claimed c
+    UNION ALL
+    SELECT v.verdict, v.id, NULL::pm_queue.jobs FROM verdict v WHERE v.verdict <> 'take';
+END
+$fn$;
+
+-- claim() for queues without a per-tenant cap runs rounds of one statement each: lock the
+-- first `want` ready jobs in (priority, run_at) order, skipping jobs other claimers hold and
+-- jobs whose rate key another claimer is consuming (an ordered range scan of jobs_ready_idx
+-- per queue that stops after `want` rows, merged across queues), and lease at once those
+-- without a rate key.  Candidates with a rate key go through claim_limited().  Another round
+-- follows only when candidates were deferred and more ready jobs may follow (bounded).
+-- Queues with max_running_per_tenant take the slower path through admit().
+--
+-- plan_cache_mode: a custom plan for `LIMIT want` always looks cheaper than the generic one,
+-- so the plan cache would re-plan the round statement (~1.5 ms) on every call; the generic
+-- plan is the same ordered index scan.
+CREATE FUNCTION pm_queue.claim(queues text[], worker_id text, max_jobs int DEFAULT 1)
+RETURNS SETOF pm_queue.jobs
+LANGUAGE plpgsql VOLATILE ROWS 10
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    want       int := claim.max_jobs;
+    n_claimed  int := 0;
+    n_cand     int;
+    rounds     int := 0;
+    seen       uuid[] := '{}';
+    hint       text[];
+    from_p     int := 0;
+    from_t     timestamptz := '-infinity';
+    first_p    int;
+    first_t    timestamptz;
+    hint_saved boolean := false;
+    keyed      uuid[];
+    has_capped boolean := false;
+    r          record;
+    j          pm_queue.jobs;
+    capped     text[];
+    c_id       uuid[];
+    c_tenant   uuid[];
+    c_queue    text[];
+    c_key      text[];
+    take       uuid[];
+BEGIN
+    IF claim.worker_id IS NULL OR claim.worker_id = '' OR length(claim.worker_id) > 200 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = 'worker_id must be 1 to 200 characters',
+            HINT = 'Use something that names the process, e.g. host:pid.';
+    END IF;
+    IF claim.max_jobs IS NULL OR claim.max_jobs NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('max_jobs must be between 1 and 1000, got %s',
+                             coalesce(claim.max_jobs::text, 'NULL'));
+    END IF;
+    IF claim.queues IS NULL OR cardinality(claim.queues) = 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = 'queues must name at least one queue';
+    END IF;
+    -- Per-tenant caps are counted with a fresh snapshot per statement.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_transaction_state',
+            MESSAGE = 'pm_queue.claim() must run at READ COMMITTED isolation',
+            DETAIL = format('The transaction is %s.', current_setting('transaction_isolation'));
+    END IF;
+
+    -- Position hint (one queue, this session): where the previous claim found its first
+    -- ready job.  Claimed jobs leave dead entries at the head of jobs_ready_idx until vacuum
+    -- removes them, which it cannot while any transaction of the database holds an older
+    -- snapshot; starting the scan at the hint lets the btree descent skip them.  A job that
+    -- sorts before the hint (a late commit with an early run_at, a higher priority, a job
+    -- another claimer let go) is found by the next full scan: the hint is used for at most
+    -- one second, and never when a scan from it came up short.
+    IF cardinality(claim.queues) = 1 THEN
+        hint := string_to_array(current_setting('pm_queue.claim_hint', true), '|');
+        IF hint[1] = claim.queues[1] AND hint[4]::timestamptz > clock_timestamp() - interval '1 second' THEN
+            from_p := hint[2]::int;
+            from_t := hint[3]::timestamptz;
+        ELSE
+            hint := NULL;
+        END IF;
+    END IF;
+
+    LOOP
+        rounds := rounds + 1;
+        n_cand := 0;
+        keyed := '{}';
+        first_p := NULL;
+        FOR r IN
+            WITH cand AS (
+                SELECT j.id, j.rate_key, j.priority, j.run_at
+                  FROM pm_queue.job_queues jq
+                 CROSS JOIN LATERAL (
+                       SELECT j.id, j.rate_key, j.priority, j.run_at
+                         FROM pm_queue.jobs j
+                        WHERE j.queue_name = jq.name
+                          AND j.status IN ('queued', 'retry_scheduled')
+                          AND j.run_at <= now()
+                          AND (j.priority, j.run_at) >= (from_p, from_t)
+                          AND j.id <> ALL (seen)
+                          -- One claimer per rate key at a time: the key's advisory lock is
+                          -- tried before the row is locked, so a job whose key another
+                          -- claimer is consuming is left to that claimer (neither locked nor
+                          -- waited for).  Held to commit; never waited on: no deadlock.
+                          AND (j.rate_key IS NULL
+                               OR pg_try_advisory_xact_lock(7368050, hashtext(j.rate_key)))
+                        ORDER BY j.priority, j.run_at
+                        LIMIT want
+                          FOR UPDATE SKIP LOCKED) j
+                 WHERE jq.name = ANY (claim.queues) AND jq.is_active
+                   AND jq.max_running_per_tenant IS NULL
+                 ORDER BY j.priority, j.run_at
+                 LIMIT want
+            ), first AS (
+                SELECT c.priority, c.run_at FROM cand c ORDER BY c.priority, c.run_at LIMIT 1
+            ), claimed AS (
+                -- Rows by `id = ANY (...)`, not by a join: the plan stays a primary-key probe
+                -- whatever the planner guesses about the size of cand.
+                UPDATE pm_queue.jobs j
+                   SET status = 'running', locked_by = claim.worker_id,
+                       locked_until = now() + lease.seconds[array_position(lease.queues, j.queue_name)]
+                                              * interval '1 second',
+                       attempt_count = j.attempt_count + 1, started_at = now(), updated_at = now()
+                  FROM (SELECT array_agg(q.name) AS queues, array_agg(q.timeout_seconds) AS seconds
+                          FROM pm_queue.job_queues q WHERE q.name = ANY (claim.queues)) lease
+                 WHERE j.id = ANY (ARRAY(SELECT c.id FROM cand c WHERE c.rate_key IS NULL))
+                RETURNING j.*
+            )
+            SELECT 'take' AS verdict, c.id AS job_id, c::pm_queue.jobs AS job,
+                   NULL::int AS first_p, NULL::timestamptz AS first_t
+              FROM claimed c
+            UNION ALL
+            SELECT 'keyed', c.id, NULL, NULL, NULL FROM cand c WHERE c.rate_key IS NOT NULL
+            UNION ALL
+            SELECT 'first', NULL, NULL, f.priority, f.run_at FROM first f
+            UNION ALL
+            SELECT 'capped', NULL, NULL, NULL, NULL FROM pm_queue.job_queues jq
+             WHERE jq.name = ANY (claim.queues) AND jq.is_active
+               AND jq.max_running_per_tenant IS NOT NULL
+            UNION ALL
+            SELECT 'unknown', NULL, NULL, NULL, NULL FROM unnest(claim.queues) x
+             WHERE x IS NULL OR NOT EXISTS (SELECT 1 FROM pm_queue.job_queues jq WHERE jq.name = x)
+        LOOP
+            CASE r.verdict
+                WHEN 'take' THEN
+                    n_cand := n_cand + 1;
+                    n_claimed := n_claimed + 1;
+                    j := r.job;
+                    RETURN NEXT j;
+                WHEN 'keyed' THEN
+                    n_cand := n_cand + 1;
+                    keyed := keyed || r.job_id;
+                WHEN 'capped' THEN
+                    has_capped := true;
+                WHEN 'first' THEN
+                    first_p := r.first_p;
+                    first_t := r.first_t;
+                ELSE
+                    PERFORM pm_queue.raise_unknown_queue(
+                        (SELECT x FROM unnest(claim.queues) x
+                          WHERE x IS NULL OR NOT EXISTS (SELECT 1 FROM pm_queue.job_queues q
+                                                          WHERE q.name = x)
+                          LIMIT 1));
+            END CASE;
+        END LOOP;
+
+        IF keyed <> '{}' THEN
+            FOR r IN SELECT * FROM pm_queue.claim_limited(keyed, claim.worker_id) LOOP
+                IF r.verdict = 'take' THEN
+                    n_claimed := n_claimed + 1;
+                    j := r.job;
+                    RETURN NEXT j;
+                ELSE
+                    seen := seen || r.job_id;
+                END IF;
+            END LOOP;
+        END IF;
+
+        IF hint IS NOT NULL AND n_cand < want THEN
+            -- The scan from the hint came up short: look from the start before concluding.
+            hint := NULL;
+            from_p := 0;
+            from_t := '-infinity';
+            CONTINUE WHEN rounds < 8;
+        END IF;
+        IF NOT hint_saved AND cardinality(claim.queues) = 1 THEN
+            -- The first round that reached a conclusion sets the next claim's start; a chain
+            -- of hinted claims keeps the time of the full scan it started from.
+            PERFORM set_config('pm_queue.claim_hint',
+                               CASE WHEN first_p IS NULL THEN ''
+                                    ELSE concat_ws('|', claim.queues[1], first_p, first_t,
+                                                   coalesce(hint[4]::timestamptz, clock_timestamp()))
+                               END, false);
+            hint_saved := true;
+        END IF;
+        EXIT WHEN n_claimed >= claim.max_jobs OR n_cand < want OR rounds >= 8;
+        want := claim.max_jobs - n_claimed;
+    END LOOP;
+
+    IF NOT has_capped OR n_claimed >= claim.max_jobs THEN
+        RETURN;
+    END IF;
+
+    -- Queues with max_running_per_tenant: candidates first, then admission (caps and rate
+    -- budgets) in pm_queue.admit().
+    SELECT array_agg(q.name ORDER BY q.name) INTO capped
+      FROM pm_queue.job_queues q
+     WHERE q.name = ANY (claim.queues) AND q.is_active AND q.max_running_per_tenant IS NOT NULL;
+    rounds := 0;
+    want := claim.max_jobs - n_claimed;
+    seen := '{}';
+    LOOP
+        rounds := rounds + 1;
+        SELECT array_agg(c.id ORDER BY c.priority, c.run_at),
+               array_agg(c.tenant_id ORDER BY c.priority, c.run_at),
+               array_agg(c.queue_name ORDER BY c.priority, c.run_at),
+               array_agg(c.rate_key ORDER BY c.priority, c.run_at)
+          INTO c_id, c_tenant, c_queue, c_key
+          FROM (SELECT c.*
+                  FROM unnest(capped) AS a(name)
+                 CROSS JOIN LATERAL (
+                       SELECT jb.id, jb.tenant_id, jb.queue_name, jb.rate_key, jb.priority, jb.run_at
+                         FROM pm_queue.jobs jb
+                        WHERE jb.queue_name = a.name
+                          AND jb.status IN ('queued', 'retry_scheduled')
+                          AND jb.run_at <= now()
+                          AND jb.id <> ALL (seen)
+                        ORDER BY jb.priority, jb.run_at
+                        LIMIT want
+                          FOR UPDATE SKIP LOCKED) c
+                 ORDER BY c.priority, c.run_at
+                 LIMIT want) c;
+        EXIT WHEN c_id IS NULL;
+        take := pm_queue.admit(c_id, c_tenant, c_queue, c_key, capped);
+        FOR j IN
+            UPDATE pm_queue.jobs jb
+               SET status = 'running', locked_by = claim.worker_id,
+                   locked_until = now() + (SELECT q.timeout_seconds FROM pm_queue.job_queues q
+                                            WHERE q.name = jb.queue_name) * interval '1 second',
+                   attempt_count = jb.attempt_count + 1, started_at = now(), updated_at = now()
+             WHERE jb.id = ANY (take)
+            RETURNING jb.*
+        LOOP
+            n_claimed := n_claimed + 1;
+            RETURN NEXT j;
+        END LOOP;
+        EXIT WHEN n_claimed >= claim.max_jobs OR cardinality(c_id) < want OR rounds >= 8;
+        seen := seen || c_id;
+        want := claim.max_jobs - n_claimed;
+    END LOOP;
+END
+$fn$;
+
+COMMENT ON FUNCTION pm_queue.claim(text[], text, int) IS
+  'Leases up to max_jobs ready jobs (priority, then run_at) honouring is_active, '
+  'max_running_per_tenant and rate budgets; SKIP LOCKED';
+
+------------------------------------------------------------------------------
+-- Leases and outcomes
+------------------------------------------------------------------------------
+
+CREATE FUNCTION pm_queue.heartbeat(job_id uuid, worker_id text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    UPDATE pm_queue.jobs j
+       SET locked_until = now() + q.timeout_seconds * interval '1 second', updated_at = now()
+      FROM pm_queue.job_queues q
+     WHERE j.id = heartbeat.job_id AND j.status = 'running' AND j.locked_by = heartbeat.worker_id
+       AND q.name = j.queue_name;
+    RETURN FOUND;
+END
+$fn$;
+
+CREATE FUNCTION pm_queue.complete(job_id uuid, worker_id text, result jsonb DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    UPDATE pm_queue.jobs j
+       SET status = 'completed', completed_at = now(), updated_at = now(), locked_until = NULL,
+           result = complete.result
+     WHERE j.id = complete.job_id AND j.status = 'running' AND j.locked_by = complete.worker_id;
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    RETURN pm_queue.check_not_held(complete.job_id, complete.worker_id, 'complete');
+END
+$fn$;
+
+-- Batch form for workers that claim many jobs at once: the ids this worker held and has now
+-- completed (jobs it does not hold are left alone and not returned).  results, when given,
+-- is parallel to job_ids.
+-- (Generic plans: with the ids spelled out, the planner likes to AND the primary key with the
+-- partial index of running jobs, which costs a scan of that whole index per call.)
+CREATE FUNCTION pm_queue.complete_many(job_ids uuid[], worker_id text, results jsonb[] DEFAULT NULL)
+RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE ROWS 100
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF complete_many.results IS NULL THEN
+        RETURN QUERY
+        UPDATE pm_queue.jobs j
+           SET status = 'completed', completed_at = now(), updated_at = now(), locked_until = NULL
+         WHERE j.id = ANY (complete_many.job_ids) AND j.status = 'running'
+           AND j.locked_by = complete_many.worker_id
+        RETURNING j.id;
+    ELSE
+        RETURN QUERY
+        UPDATE pm_queue.jobs j
+           SET status = 'completed', completed_at = now(), updated_at = now(), locked_until = NULL,
+               result = complete_many.results[array_position(complete_many.job_ids, j.id)]
+         WHERE j.id = ANY (complete_many.job_ids) AND j.status = 'running'
+           AND j.locked_by = complete_many.worker_id
+        RETURNING j.id;
+    END IF;
+END
+$fn$;
+
+CREATE FUNCTION pm_queue.fail(job_id uuid, worker_id text, error text, retryable boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    j          record;
+    new_status text;
+    message    text := left(coalesce(fail.error, '(no error message)'), 10000);
+BEGIN
+    SELECT jb.id, jb.queue_name, jb.attempt_count, jb.max_attempts, jb.started_at,
+           q.backoff_base_ms, q.backoff_max_ms, q.backoff_jitter
+      INTO j
+      FROM pm_queue.jobs jb JOIN pm_queue.job_queues q ON q.name = jb.queue_name
+     WHERE jb.id = fail.job_id AND jb.status = 'running' AND jb.locked_by = fail.worker_id
+       FOR UPDATE OF jb;
+    IF NOT FOUND THEN
+        PERFORM pm_queue.check_not_held(fail.job_id, fail.worker_id, 'fail');
+    END IF;
+
+    IF coalesce(fail.retryable, true) AND j.attempt_count < j.max_attempts THEN
+        new_status := 'retry_scheduled';
+        UPDATE pm_queue.jobs jb
+           SET status = 'retry_scheduled', locked_by = NULL, locked_until = NULL,
+               run_at = now() + pm_queue.backoff_delay(j.attempt_count - 1, j.backoff_base_ms,
+                                                       j.backoff_max_ms, j.backoff_jitter),
+               last_error_message = message, updated_at = now()
+         WHERE jb.id = j.id;
+    ELSE
+        -- Dead letter: the job keeps locked_by (the last worker) for the post-mortem.
+        new_status := 'failed';
+        UPDATE pm_queue.jobs jb
+           SET status = 'failed', locked_until = NULL, failed_at = now(),
+               last_error_message = message, updated_at = now()
+         WHERE jb.id = j.id;
+    END IF;
+
+    INSERT INTO pm_queue.job_logs (job_id, queue_name, attempt_number, status, log_message,
+                                   worker_id, started_at, finished_at, duration)
+    VALUES (j.id, j.queue_name, j.attempt_count,
+            CASE new_status WHEN 'failed' THEN 'failed' ELSE 'retry' END,
+            message, fail.worker_id, j.started_at, now(), now() - j.started_at);
+    RETURN new_status;
+END
+$fn$;
+
+COMMENT ON FUNCTION pm_queue.fail(uuid, text, text, boolean) IS
+  'retry_scheduled after min(base*2^(attempt-1), max)*(1+-jitter), or failed (dead letter) when '
+  'attempts are exhausted or retryable is false; returns the new status';
+
+-- Leases whose holder stopped heartbeating (crashed, killed, partitioned) go through fail():
+-- the job is retried, or dead-lettered when that was its last attempt.
+CREATE FUNCTION pm_queue.reap_expired() RETURNS int
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    r record;
+    n int := 0;
+BEGIN
+    FOR r IN
+        SELECT j.id, j.locked_by FROM pm_queue.jobs j
+         WHERE j.status = 'running' AND j.locked_until < now()
+         ORDER BY j.locked_until
+           FOR UPDATE SKIP LOCKED
+    LOOP
+        PERFORM pm_queue.fail(r.id, r.locked_by, 'lease expired', true);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$fn$;
+
+------------------------------------------------------------------------------
+-- Operations
+------------------------------------------------------------------------------
+
+-- True when the job was cancelled now; false when it had already finished.  A running
+-- job's worker then gets 55000 from complete()/fail().
+CREATE FUNCTION pm_queue.cancel(job_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    UPDATE pm_queue.jobs j
+       SET status = 'cancelled', cancelled_at = now(), locked_until = NULL, updated_at = now()
+     WHERE j.id = cancel.job_id
+       AND j.status IN ('queued', 'retry_scheduled', 'running', 'migrated_to_redis');
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pm_queue.jobs j WHERE j.id = cancel.job_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'no_data_found',
+            MESSAGE = format('job %s does not exist', coalesce(cancel.job_id::text, 'NULL'));
+    END IF;
+    RETURN false;
+END
+$fn$;
+
+-- Paused queues keep accepting jobs; claim() simply hands none out.  True when the state
+-- changed.
+CREATE FUNCTION pm_queue.pause(queue text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    UPDATE pm_queue.job_queues q SET is_active = false, updated_at = now()
+     WHERE q.name = pause.queue AND q.is_active;
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pm_queue.job_queues q WHERE q.name = pause.queue) THEN
+        PERFORM pm_queue.raise_unknown_queue(pause.queue);
+    END IF;
+    RETURN false;
+END
+$fn$;
+
+CREATE FUNCTION pm_queue.resume(queue text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    UPDATE pm_queue.job_queues q SET is_active = true, updated_at = now()
+     WHERE q.name = resume.queue AND NOT q.is_active;
+    IF FOUND THEN
+        PERFORM pg_notify('pm_queue', resume.queue);
+        RETURN true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pm_queue.job_queues q WHERE q.name = resume.queue) THEN
+        PERFORM pm_queue.raise_unknown_queue(resume.queue);
+    END IF;
+    RETURN false;
+END
+$fn$;
+
+-- A dead letter back to the queue with a fresh set of attempts; its failure stays in
+-- last_error_message and job_logs.
+CREATE FUNCTION pm_queue.replay(job_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    st text;
+    qn text;
+BEGIN
+    UPDATE pm_queue.jobs j
+       SET status = 'queued', attempt_count = 0, run_at = now(), failed_at = NULL,
+           locked_by = NULL, locked_until = NULL, started_at = NULL, updated_at = now()
+     WHERE j.id = replay.job_id AND j.status = 'failed'
+    RETURNING j.queue_name INTO qn;
+    IF FOUND THEN
+        PERFORM pg_notify('pm_queue', qn);
+        RETURN true;
+    END IF;
+    SELECT j.status INTO st FROM pm_queue.jobs j WHERE j.id = replay.job_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'no_data_found',
+            MESSAGE = format('job %s does not exist', coalesce(replay.job_id::text, 'NULL'));
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+        MESSAGE = format('job %s is %s; only failed jobs (dead letters) can be replayed',
+                         replay.job_id, st);
+END
+$fn$;
+
+-- Every dead letter of `queue` that failed at or after `since`; returns how many.
+CREATE FUNCTION pm_queue.replay_failed(queue text, since timestamptz DEFAULT '-infinity')
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    n int;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pm_queue.job_queues q WHERE q.name = replay_failed.queue) THEN
+        PERFORM pm_queue.raise_unknown_queue(replay_failed.queue);
+    END IF;
+    UPDATE pm_queue.jobs j
+       SET status = 'queued', attempt_count = 0, run_at = now(), failed_at = NULL,
+           locked_by = NULL, locked_until = NULL, started_at = NULL, updated_at = now()
+     WHERE j.queue_name = replay_failed.queue AND j.status = 'failed'
+       AND j.failed_at >= coalesce(replay_failed.since, '-infinity');
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        PERFORM pg_notify('pm_queue', replay_failed.queue);
+    END IF;
+    RETURN n;
+END
+$fn$;
+
+-- One batch of housekeeping: at most `batch` finished jobs past their queue's retention
+-- (completed and cancelled: retain_completed; failed: retain_failed) with their logs, logs
+-- past retention, and rate windows that ended over two days ago.  Returns the rows removed;
+-- call it until it returns 0 (pg_cron: every minute).  Never touches unfinished jobs.
+CREATE FUNCTION pm_queue.prune(batch int DEFAULT 10000) RETURNS int
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    victims uuid[];
+    n_jobs  int := 0;
+    n_logs  int := 0;
+    n_logs2 int := 0;
+    n_win   int := 0;
+BEGIN
+    IF batch IS NULL OR batch < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('batch must be at least 1, got %s', coalesce(batch::text, 'NULL'));
+    END IF;
+
+    victims := ARRAY(
+        SELECT v.id FROM pm_queue.job_queues q
+         CROSS JOIN LATERAL (
+               (SELECT j.id FROM pm_queue.jobs j
+                 WHERE j.queue_name = q.name AND j.status = 'completed'
+                   AND j.updated_at < now() - q.retain_completed LIMIT batch)
+               UNION ALL
+               (SELECT j.id FROM pm_queue.jobs j
+                 WHERE j.queue_name = q.name AND j.status = 'cancelled'
+                   AND j.updated_at < now() - q.retain_completed LIMIT batch)
+               UNION ALL
+               (SELECT j.id FROM pm_queue.jobs j
+                 WHERE j.queue_name = q.name AND j.status = 'failed'
+                   AND j.updated_at < now() - q.retain_failed LIMIT batch)) v
+         LIMIT batch);
+    IF cardinality(victims) > 0 THEN
+        DELETE FROM pm_queue.jobs j WHERE j.id = ANY (victims)
+           AND j.status IN ('completed', 'failed', 'cancelled');
+        GET DIAGNOSTICS n_jobs = ROW_COUNT;
+        DELETE FROM pm_queue.job_logs l WHERE l.job_id = ANY (victims);
+        GET DIAGNOSTICS n_logs = ROW_COUNT;
+    END IF;
+
+    DELETE FROM pm_queue.job_logs l
+     WHERE l.id = ANY (ARRAY(
+           SELECT o.id FROM pm_queue.job_queues q
+            CROSS JOIN LATERAL (
+                  SELECT x.id FROM pm_queue.job_logs x
+                   WHERE x.queue_name = q.name
+                     AND x.finished_at < now() - greatest(q.retain_failed, q.retain_completed)
+                   LIMIT batch) o
+            LIMIT batch));
+    GET DIAGNOSTICS n_logs2 = ROW_COUNT;
+
+    DELETE FROM pm_queue.rate_windows w
+     WHERE (w.key, w.window_start) IN (
+           SELECT x.key, x.window_start FROM pm_queue.rate_windows x
+            WHERE x.window_end < now() - interval '2 days' LIMIT batch);
+    GET DIAGNOSTICS n_win = ROW_COUNT;
+
+    RETURN n_jobs + n_logs + n_logs2 + n_win;
+END
+$fn$;
+
+------------------------------------------------------------------------------
+-- Views
+------------------------------------------------------------------------------
+
+-- security_invoker: a pm_app reader sees its own tenant's dead letters only.
+CREATE VIEW pm_queue.dead_letter WITH (security_invoker = true) AS
+SELECT j.* FROM pm_queue.jobs j WHERE j.status = 'failed';
+COMMENT ON VIEW pm_queue.dead_letter IS 'Failed jobs (attempts exhausted or not retryable)';
+
+-- Per queue.  ready: claimable now; scheduled / retry_scheduled: waiting for their run_at
+-- (queued in the future or deferred by a rate budget / backing off after a failure);
+-- completed_*, run times and error_rate over the last minutes; error_rate = failed attempts
+-- / (failed attempts + completions) over 5 minutes; active_workers: distinct lease holders.
+CREATE VIEW pm_queue.stats WITH (security_invoker = true) AS
+SELECT q.name AS queue_name,
+       q.is_active,
+       r.ready,
+       r.scheduled,
+       coalesce(w.running, 0) AS running,
+       r.retry_scheduled,
+       (SELECT count(*) FROM pm_queue.jobs j
+         WHERE j.queue_name = q.name AND j.status = 'failed'
+           AND j.updated_at > now() - interval '24 hours') AS failed_24h,
+       r.oldest_ready_age,
+       c.completed_1m,
+       c.completed_5m,
+       c.avg_run_time,
+       c.p95_run_time,
+       CASE WHEN c.completed_5m + e.failed_5m > 0
+            THEN round(e.failed_5m::numeric / (c.completed_5m + e.failed_5m), 4) END AS error_rate,
+       coalesce(w.active_workers, 0) AS active_workers
+  FROM pm_queue.job_queues q
+ CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE j.run_at <= now()) AS ready,
+              count(*) FILTER (WHERE j.status = 'queued' AND j.run_at > now()) AS scheduled,
+              count(*) FILTER (WHERE j.status = 'retry_scheduled' AND j.run_at > now())
+                  AS retry_scheduled,
+              now() - min(j.run_at) FILTER (WHERE j.run_at <= now()) AS oldest_ready_age
+         FROM pm_queue.jobs j
+        WHERE j.queue_name = q.name AND j.status IN ('queued', 'retry_scheduled')) r
+  LEFT JOIN LATERAL (
+       SELECT count(*) AS running, count(DISTINCT j.locked_by) AS active_workers
+         FROM pm_queue.jobs j
+        WHERE j.queue_name = q.name AND j.status = 'running') w ON true
+ CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE j.updated_at > now() - interval '1 minute') AS completed_1m,
+              count(*) AS completed_5m,
+              avg(j.completed_at - j.started_at) AS avg_run_time,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY j.completed_at - j.started_at)
+                  AS p95_run_time
+         FROM pm_queue.jobs j
+        WHERE j.queue_name = q.name AND j.status = 'completed'
+          AND j.updated_at > now() - interval '5 minutes') c
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS failed_5m FROM pm_queue.job_logs l
+        WHERE l.queue_name = q.name AND l.finished_at > now() - interval '5 minutes') e;
+COMMENT ON VIEW pm_queue.stats IS 'Per-queue backlog, throughput, run times, error rate, workers';
+
+------------------------------------------------------------------------------
+-- Isolation, grants, dumps
+------------------------------------------------------------------------------
+
+SELECT pm.enable_tenant_isolation('pm_queue.jobs');
+
+SELECT pm.set_table_access('pm_queue.jobs', 'write');
+SELECT pm.set_table_access('pm_queue.dead_letter', 'read');
+SELECT pm.set_table_access('pm_queue.job_queues', 'read');
+SELECT pm.set_table_access(t, 'none')
+  FROM unnest(ARRAY['pm_queue.job_logs', 'pm_queue.rate_limits', 'pm_queue.rate_windows',
+                    'pm_queue.stats']::regclass[]) AS t;
+
+-- Seeded queues are re-created by CREATE EXTENSION on restore; only added ones are dumped.
+SELECT pg_catalog.pg_extension_config_dump('pm_queue.job_queues',
+    $$WHERE name NOT IN ('email-sending', 'email-processing', 'analytics', 'warmup', 'bounce',
+                         'webhook', 'notifications', 'maintenance', 'import-export')$$);
+SELECT pg_catalog.pg_extension_config_dump('pm_queue.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('pm_queue.job_logs', '');
+SELECT pg_catalog.pg_extension_config_dump('pm_queue.job_logs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pm_queue.rate_limits', '');
+SELECT pg_catalog.pg_extension_config_dump('pm_queue.rate_windows', '');
+
+SELECT pm.apply_grants();
