@@ -3,7 +3,7 @@
 # under extension/.  `make installcheck` runs the pg_regress suite (sql/ + expected/).
 
 MODULE_big = penguinmails
-SRCS       = $(sort $(wildcard src/*.cpp src/common/*.cpp))
+SRCS       = $(sort $(wildcard src/*.cpp src/common/*.cpp fdw/*.cpp fdw/common/*.cpp))
 OBJS       = $(SRCS:.cpp=.o)
 
 # Control files and versioned scripts live in extension/; install them where
@@ -17,9 +17,11 @@ REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 PG_CONFIG ?= pg_config
 # The server headers are C, not C++17 (`register`, unused inline parameters): include
 # them as system headers so -Wall -Wextra speaks only about this project's code.
-PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir) -isystem $(shell $(PG_CONFIG) --includedir-server) \
+              -isystem $(shell $(PG_CONFIG) --includedir)
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra $(if $(PM_WERROR),-Werror)
-SHLIB_LINK = -lzstd -lstdc++
+# pm_fdw (fdw/) talks to remote tiers with libpq.
+SHLIB_LINK = -lpq -lzstd -lstdc++
 
 # Debian builds PostgreSQL with LLVM JIT; PGXS would otherwise compile every .cpp to
 # bitcode with clang and without our -std flag.

@@ -4,6 +4,7 @@
  */
 #include "boundary.h"
 #include "tenant_context.h"
+#include "fdw/pm_fdw.h"
 
 extern "C" {
 #include "utils/guc.h"
@@ -32,6 +33,9 @@ void _PG_init(void)
         "policies match no row.",
         &pm::missing_tenant_context_setting, static_cast<int>(pm::MissingTenantContext::Error),
         kMissingTenantContextOptions, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+
+    /* pm_fdw: server health in shared memory when preloaded. */
+    pmfdw_init();
 
     /* Every pm.* setting belongs to this library: catch typos instead of making placeholders. */
     MarkGUCPrefixReserved("pm");

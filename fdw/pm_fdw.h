@@ -1,0 +1,170 @@
+/*
+ * pm_fdw.h — what the pm_fdw files share (PostgreSQL side).
+ *
+ *   options.cpp      validator, run-time options of servers and foreign tables
+ *   health.cpp       per-server circuit breaker (shared memory when preloaded)
+ *   connection.cpp   connection cache, connect with timeout, password hygiene, errors
+ *   transaction.cpp  remote transactions tied to the local one; tenant context
+ *   deparse.cpp      remote SQL from planner expressions
+ *   scan.cpp         planning and executing scans (handler lives here)
+ *   modify.cpp       INSERT (batched) / UPDATE / DELETE
+ *   import.cpp       IMPORT FOREIGN SCHEMA
+ *   link.cpp         pm.tier_status, pm.resolve_content(_many), pm.put_content
+ *
+ * Code in these files is "C-style": PostgreSQL errors (ereport, a longjmp) may be raised
+ * anywhere in them, so frames hold no C++ objects with destructors.  The pure C++ parts
+ * (option catalogue, SQL text, back-off) live in fdw/common/ and are called through
+ * small wrappers that copy their results into palloc'd memory before anything can raise.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "libpq-fe.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "nodes/pathnodes.h"
+#include "utils/rel.h"
+#include "utils/hsearch.h"
+}
+
+/* ---------------------------------------------------------------- options.cpp */
+
+struct PmFdwOptions {
+    int fetch_size;
+    int batch_size;
+    bool on_unavailable_empty;
+    double retry_interval_ms;
+    double retry_max_ms;
+    bool updatable;
+    bool propagate_tenant;
+    int connect_timeout_s;
+    char tier[NAMEDATALEN]; /* 'tier' option, else the server name */
+};
+
+void pmfdw_server_options(ForeignServer *server, PmFdwOptions *out);
+/* Server options, then the table's overrides. */
+void pmfdw_table_options(Oid foreigntableid, PmFdwOptions *out);
+/* Remote schema/table name of a foreign table (quoted "schema.table"). */
+void pmfdw_append_remote_table(StringInfo buf, Relation rel);
+/* Remote column name (column_name option or the local name), unquoted. */
+const char *pmfdw_remote_column(Oid relid, AttrNumber attnum);
+
+/* ---------------------------------------------------------------- health.cpp */
+
+void pmfdw_health_preload(void); /* from _PG_init when preloading */
+bool pmfdw_health_shared(void);
+
+enum PmFdwAdmission { PMFDW_GO = 0, PMFDW_PROBE = 1, PMFDW_FAILFAST = 2 };
+/* May this backend connect to `serverid` now?  On FAILFAST, last_error gets the reason. */
+PmFdwAdmission pmfdw_health_admit(Oid serverid, char *last_error, size_t len);
+void pmfdw_health_ok(Oid serverid, double rtt_ms);
+void pmfdw_health_failed(Oid serverid, const char *message, double retry_interval_ms,
+                         double retry_max_ms);
+void pmfdw_health_forget(Oid serverid);
+
+struct PmFdwHealthRow {
+    bool known;
+    int state; /* pm::fdw::HealthState */
+    int failures;
+    char last_error[256];
+    TimestampTz last_ok;
+    TimestampTz retry_at;
+    double rtt_ms;
+};
+void pmfdw_health_get(Oid serverid, PmFdwHealthRow *out);
+
+/* ---------------------------------------------------------------- connection.cpp */
+
+struct PmFdwXactState {
+    int xact_depth;       /* 0: no remote xact; 1: top level; n: savepoint level */
+    bool context_sent;    /* tenant context sent in this remote xact */
+    char sent_tenant[64];
+    char sent_user[64];
+};
+
+
+/* One cached connection per user mapping (the hash key). */
+struct PmFdwConn {
+    Oid umid;
+    PGconn *conn;
+    Oid serverid;
+    char tier[NAMEDATALEN];
+    PmFdwXactState xs;
+    unsigned int counter;
+    bool invalidated;
+    bool propagate_tenant;
+    double retry_interval_ms;
+    double retry_max_ms;
+};
+extern HTAB *pmfdw_connections;
+void pmfdw_disconnect(PmFdwConn *entry);
+
+/*
+ * The connection for `user` on `server`, inside a remote transaction matching the local
+ * one, with the caller's tenant context sent.  Fails fast (08006) while the server is down.
+ * With allow_empty and on_unavailable 'empty', returns nullptr after a WARNING instead.
+ */
+PmFdwConn *pmfdw_connect(ForeignServer *server, UserMapping *user, const PmFdwOptions *opts,
+                         bool allow_empty);
+PGconn *pmfdw_pgconn(PmFdwConn *conn);
+unsigned int pmfdw_next_number(PmFdwConn *conn);
+/* Re-sends the tenant context if it changed since the last statement. */
+void pmfdw_sync_context(PmFdwConn *conn);
+
+/* Waits for the result of the command sent last (interruptible); NULL when done. */
+PGresult *pmfdw_get_result(PmFdwConn *conn);
+/* Sends and waits; returns the last result (caller PQclear()s). */
+PGresult *pmfdw_exec(PmFdwConn *conn, const char *sql);
+PGresult *pmfdw_exec_params(PmFdwConn *conn, const char *sql, int nparams,
+                            const char *const *values);
+/* Runs a command that returns no rows; raises on failure. */
+void pmfdw_exec_command(PmFdwConn *conn, const char *sql);
+/* Raises the remote error (clears res).  SQLSTATE of the remote, or 08006 on a lost link. */
+void pmfdw_report(int elevel, PGresult *res, PmFdwConn *conn,
+                  const char *sql);
+/* Name of the tier (for messages). */
+const char *pmfdw_conn_tier(PmFdwConn *conn);
+Oid pmfdw_conn_server(PmFdwConn *conn);
+
+/* ---------------------------------------------------------------- transaction.cpp */
+
+void pmfdw_register_xact_callbacks(void);
+/* Builds the commands that bring the remote session to the local transaction state. */
+void pmfdw_append_xact_begin(PmFdwXactState *xs, StringInfo sql, bool propagate_tenant);
+void pmfdw_append_context(PmFdwXactState *xs, StringInfo sql);
+bool pmfdw_context_changed(const PmFdwXactState *xs);
+
+/* ---------------------------------------------------------------- deparse.cpp */
+
+bool pmfdw_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel, Expr *expr);
+bool pmfdw_is_foreign_pathkey(PlannerInfo *root, RelOptInfo *baserel, PathKey *pathkey);
+Expr *pmfdw_pathkey_expr(RelOptInfo *baserel, PathKey *pathkey);
+
+/* SELECT <retrieved> FROM <remote> [WHERE remote_conds] [ORDER BY pathkeys] [LIMIT n] */
+void pmfdw_deparse_select(StringInfo buf, PlannerInfo *root, RelOptInfo *baserel,
+                          Bitmapset *attrs_used, List *remote_conds, List *pathkeys,
+                          bool for_update, List **retrieved_attrs, List **params_list);
+void pmfdw_deparse_expr(StringInfo buf, Expr *expr, PlannerInfo *root, RelOptInfo *baserel,
+                        List **params_list);
+void pmfdw_append_literal(StringInfo buf, const char *value);
+
+/* ---------------------------------------------------------------- scan.cpp / modify.cpp */
+
+extern "C" {
+Datum pm_fdw_handler(PG_FUNCTION_ARGS);
+Datum pm_fdw_validator(PG_FUNCTION_ARGS);
+}
+void pmfdw_set_modify_routines(struct FdwRoutine *routine);
+List *pmfdw_import_foreign_schema(struct ImportForeignSchemaStmt *stmt, Oid serverOid);
+
+/* Fills values/nulls of `tupdesc` from row `row` of `res` (attrs in retrieved_attrs,
+ * 1-based column numbers in the result in the same order). */
+HeapTuple pmfdw_make_tuple(PGresult *res, int row, Relation rel, TupleDesc tupdesc,
+                           AttInMetadata *attinmeta, List *retrieved_attrs,
+                           MemoryContext temp_context);
+
+/* _PG_init */
+void pmfdw_init(void);
