@@ -159,11 +159,15 @@ BEGIN
     END;
 END $$;
 
+-- log_min_error_statement = panic: a failing call must not copy its own text (with the
+-- password argument) into the server log.  (log_statement = 'all' logs every statement
+-- before it runs; pass the password from a client-side variable or keep that setting off.)
 CREATE FUNCTION pm.link_tier(tier text, conninfo text, user_name text DEFAULT NULL,
                              password text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET log_min_error_statement = panic
 AS $$
 BEGIN
     DELETE FROM pm.fdw_tier_shards s WHERE s.tier = link_tier.tier;
@@ -180,6 +184,7 @@ CREATE FUNCTION pm.link_tier_shards(tier text, conninfos text[], user_name text 
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET log_min_error_statement = panic
 AS $$
 DECLARE
     i int;
