@@ -69,11 +69,6 @@ std::optional<Datum> column(uint64 row, int col)
 
 /* ---------------------------------------------------------- settings etc. */
 
-void ensure_settings()
-{
-    pg_call([] { pm::content_define_settings(); });
-}
-
 std::optional<sk::TenantId> context_tenant()
 {
     const char *raw = nullptr;

@@ -53,9 +53,6 @@ std::optional<Datum> column(uint64 row, int col);
 
 /* ---------------------------------------------------------- settings etc. */
 
-/* Defines the pm_content.* settings if _PG_init did not (see content_settings.h). */
-void ensure_settings();
-
 /* The tenant of the current context (app.current_tenant_id), if one is set;
  * SqlError 22P02 when the setting is not a uuid. */
 std::optional<storage_key::TenantId> context_tenant();

@@ -86,7 +86,6 @@ constexpr int kMaxHintBytes = 200;
 
 Datum put_body(FunctionCallInfo fcinfo)
 {
-    ensure_settings();
     if (PG_ARGISNULL(0))
         null_argument("tenant_id must not be NULL", "Every body belongs to a tenant.");
     if (PG_ARGISNULL(1) && PG_ARGISNULL(2))
@@ -452,7 +451,6 @@ Datum pm_content_put_body(PG_FUNCTION_ARGS)
 Datum pm_content_get(PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
-        ensure_settings();
         const Datum key_datum = PG_GETARG_DATUM(0);
         const std::string_view key = text_column(key_datum);
         const sk::Key parsed = parse_key(key);
@@ -474,7 +472,6 @@ Datum pm_content_get(PG_FUNCTION_ARGS)
 Datum pm_content_get_many(PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
-        ensure_settings();
         bool any = false;
         const Datum keys = filter_keys(PG_GETARG_DATUM(0), any);
         fetch(fcinfo, keys, any);
@@ -487,7 +484,6 @@ Datum pm_content_get_many(PG_FUNCTION_ARGS)
 Datum pm_content_unpack(PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
-        ensure_settings();
         Datum values[3] = {PG_GETARG_DATUM(4), PG_GETARG_DATUM(5), PG_GETARG_DATUM(6)};
         bool nulls[3] = {PG_ARGISNULL(4), PG_ARGISNULL(5), PG_ARGISNULL(6)};
 
