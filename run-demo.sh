@@ -4,7 +4,9 @@
 #
 #   ./run-demo.sh            install deps, build + install the extensions, start (or reuse) the
 #                            local cluster, (re)create database pm_oltp with a realistic sample,
-#                            and print what each tenant sees through RLS
+#                            send today's mail through pm_queue, create database pm_content
+#                            with a body for every email, and print what each tenant sees
+#                            through RLS, the queue's work and what the content tier stores
 #   ./run-demo.sh --report   only print the per-tenant report again
 #   ./run-demo.sh --stop     stop the demo cluster (data kept)
 #   ./run-demo.sh --destroy  stop it and delete its data directory
@@ -21,6 +23,7 @@ cd "$root"
 demo_dir=${PM_DEMO_DIR:-/var/lib/penguinmails-demo}
 preferred_port=${PM_DEMO_PORT:-55432}
 db=pm_oltp
+content_db=pm_content
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'run-demo: %s\n' "$*" >&2; exit 1; }
@@ -67,24 +70,71 @@ stop_cluster() {
 build() {
     say "Building and installing the extensions (log: build/demo-build.log)"
     mkdir -p build
+    # `make install` replaces the module every local cluster loads: not under a running test suite.
+    exec 9>/tmp/penguinmails-install.lock
+    flock 9
     if ! { make -j"$(nproc)" && make install; } >build/demo-build.log 2>&1; then
         tail -n 40 build/demo-build.log >&2
         die "build failed"
     fi
+    exec 9>&-
+}
+
+# recreate_db NAME EXTENSION...: an empty database with those extensions and the pm roles.
+recreate_db() {
+    local name=$1 ext
+    shift
+    # FORCE: pg_cron's launcher stays connected to its database (cron.database_name).
+    PGOPTIONS='-c client_min_messages=warning' dpsql -d postgres \
+        -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name"
+    for ext in "$@"; do
+        PGOPTIONS='-c client_min_messages=warning' dpsql -d "$name" -c "CREATE EXTENSION $ext CASCADE"
+    done
+    dpsql -d "$name" -c "SELECT pm.ensure_roles()" >/dev/null
 }
 
 load_sample() {
     say "Recreating database $db and loading demo/sample.sql"
-    # FORCE: pg_cron's launcher stays connected to its database (cron.database_name).
-    PGOPTIONS='-c client_min_messages=warning' dpsql -d postgres \
-        -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
-    PGOPTIONS='-c client_min_messages=warning' dpsql -d "$db" >/dev/null <<'SQL'
-CREATE EXTENSION pm_oltp CASCADE;
-SELECT pm.ensure_roles();
-SQL
+    recreate_db "$db" pm_oltp pm_queue
     local start=$SECONDS
     dpsql -d "$db" -f demo/sample.sql
     echo "sample loaded in $((SECONDS - start)) s"
+}
+
+# Today's sends go through the queue, installed in the OLTP database: the sequencer enqueues
+# a job per due enrollment, four workers (separate connections) claim and send them, and each
+# mailbox's daily_limit holds at claim time.
+send_through_queue() {
+    say "Queue: today's sends as email-sending jobs, four workers sending them"
+    local start=$SECONDS w pids=()
+    dpsql -d "$db" -f demo/queue_sends.sql
+    for w in 1 2 3 4; do
+        dpsql -d "$db" -v worker="demo-worker-$w" -f demo/queue_worker.sql >/dev/null &
+        pids+=($!)
+    done
+    for w in "${pids[@]}"; do wait "$w" || die "a queue worker failed"; done
+    echo "workers done in $((SECONDS - start)) s"
+}
+
+queue_report() {
+    say "Queue: email-sending jobs, and every mailbox against its daily_limit"
+    dpsql -d "$db" -f demo/queue_report.sql
+}
+
+# The content tier in a database of its own on the same cluster (the embedded default).
+# OLTP already holds each email's content_storage_key; the content database receives the
+# body for that key, so both sides agree without a round trip.
+load_content() {
+    say "Recreating database $content_db: a body for every email, attachments, dictionaries"
+    recreate_db "$content_db" pm_content
+    local start=$SECONDS
+    dpsql -d "$db" -At -f demo/content_bodies.sql | dpsql -d "$content_db" -f demo/content_load.sql
+    echo "content stored in $((SECONDS - start)) s"
+}
+
+content_report() {
+    say "Content tier: storage per tenant (database $content_db)"
+    dpsql -d "$content_db" -f demo/content_report.sql
 }
 
 report() {
@@ -153,7 +203,9 @@ esac
 case $action in
     stop) stop_cluster; exit 0 ;;
     destroy) stop_cluster; rm -rf "$demo_dir"; echo "removed $demo_dir"; exit 0 ;;
-    report) is_running || die "the demo cluster is not running: run ./run-demo.sh"; report; usage_hint; exit 0 ;;
+    report)
+        is_running || die "the demo cluster is not running: run ./run-demo.sh"
+        report; queue_report; content_report; usage_hint; exit 0 ;;
 esac
 
 say "Installing dependencies"
@@ -161,5 +213,9 @@ scripts/install-deps.sh
 build
 start_cluster
 load_sample
+send_through_queue
+load_content
 report
+queue_report
+content_report
 usage_hint

@@ -120,7 +120,6 @@ void ensure_blob(const Datum blob_key, const Datum tenant, std::string_view byte
 
 Datum put_attachment(FunctionCallInfo fcinfo)
 {
-    ensure_settings();
     require_not_null(fcinfo, 0, "parent_storage_key");
     require_not_null(fcinfo, 1, "filename");
     require_not_null(fcinfo, 2, "mime_type");
@@ -197,7 +196,6 @@ Datum pm_content_put_attachment(PG_FUNCTION_ARGS)
 Datum pm_content_unpack_blob(PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
-        ensure_settings();
         if (PG_ARGISNULL(2))
             PG_RETURN_NULL();
         const std::string_view alg =

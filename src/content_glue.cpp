@@ -1,6 +1,7 @@
 /* content_glue.cpp — see content_glue.h. */
 #include "content_glue.h"
 
+#include "common/flat_jsonb.h"
 #include "common/uuid_text.h"
 #include "content_settings.h"
 #include "tenant_context.h"
@@ -12,6 +13,7 @@ extern "C" {
 #include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -68,11 +70,6 @@ std::optional<Datum> column(uint64 row, int col)
 }
 
 /* ---------------------------------------------------------- settings etc. */
-
-void ensure_settings()
-{
-    pg_call([] { pm::content_define_settings(); });
-}
 
 std::optional<sk::TenantId> context_tenant()
 {
@@ -431,6 +428,54 @@ Datum jsonb_from_text(std::string_view json)
     pg_call([&] {
         char *cstr = pnstrdup(json.data(), json.size());
         d = DirectFunctionCall1(jsonb_in, CStringGetDatum(cstr));
+    });
+    return d;
+}
+
+std::optional<std::string_view> flat_jsonb_container(Datum jsonb)
+{
+    const struct varlena *v = reinterpret_cast<const struct varlena *>(DatumGetPointer(jsonb));
+    const std::string_view container(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+    std::vector<flat_jsonb::Member> members;
+    std::string why;
+    if (!flat_jsonb::parse(container, members, why))
+        return std::nullopt;
+    return container;
+}
+
+Datum headers_datum(const content::BodyParts &parts, std::string_view key)
+{
+    if (!parts.headers_text_size)
+        return jsonb_from_text(*parts.headers);
+
+    /* Bytes from a table callers can write: proven well-formed before PostgreSQL sees
+     * them as jsonb, down to the encoding of every string. */
+    std::vector<flat_jsonb::Member> members;
+    std::string why;
+    bool ok = flat_jsonb::parse(*parts.headers, members, why);
+    const int encoding = GetDatabaseEncoding();
+    auto valid = [&](std::string_view s) {
+        return pg_verify_mbstr(encoding, s.data(), static_cast<int>(s.size()), true);
+    };
+    for (std::size_t i = 0; ok && i < members.size(); i++) {
+        ok = valid(members[i].key);
+        for (std::string_view s : members[i].values)
+            ok = ok && valid(s);
+        if (!ok)
+            why = "header " + std::to_string(i + 1) + " is not valid " + GetDatabaseEncodingName();
+    }
+    if (!ok)
+        raise_undecodable("content object", key,
+                          content::CodecError(content::CodecErrorKind::bad_layout,
+                                              "stored headers are not header-shaped jsonb: " + why),
+                          "headers stored as " + std::to_string(parts.headers->size()) +
+                              " bytes of jsonb");
+    Datum d = (Datum) 0;
+    pg_call([&] {
+        struct varlena *v = static_cast<struct varlena *>(palloc(VARHDRSZ + parts.headers->size()));
+        SET_VARSIZE(v, VARHDRSZ + parts.headers->size());
+        std::memcpy(VARDATA(v), parts.headers->data(), parts.headers->size());
+        d = PointerGetDatum(v);
     });
     return d;
 }

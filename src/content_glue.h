@@ -53,9 +53,6 @@ std::optional<Datum> column(uint64 row, int col);
 
 /* ---------------------------------------------------------- settings etc. */
 
-/* Defines the pm_content.* settings if _PG_init did not (see content_settings.h). */
-void ensure_settings();
-
 /* The tenant of the current context (app.current_tenant_id), if one is set;
  * SqlError 22P02 when the setting is not a uuid. */
 std::optional<storage_key::TenantId> context_tenant();
@@ -136,6 +133,12 @@ Datum text_datum_of(std::string_view s);
 Datum jsonb_from_text(std::string_view json);
 /* The jsonb's canonical text (what pm.body_storage_key hashes). */
 std::string jsonb_text(Datum jsonb);
+/* The container bytes of a detoasted jsonb when it is shaped like mail headers (strings
+ * and arrays of strings: stored as is, common/flat_jsonb.h), else nullopt. */
+std::optional<std::string_view> flat_jsonb_container(Datum jsonb);
+/* The headers of decoded parts as a jsonb Datum: parsed from JSON text, or checked and
+ * copied from a stored container (XX001 naming `key` when it is not well-formed). */
+Datum headers_datum(const content::BodyParts &parts, std::string_view key);
 
 /* pm.body_storage_key of parts whose headers are already jsonb's text: the
  * shared encoding (common/storage_key.h) hashed with PostgreSQL's SHA-256, as

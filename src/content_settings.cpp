@@ -22,11 +22,6 @@ int dictionary_cache_kb = 64 * 1024;
 
 void content_define_settings()
 {
-    static bool defined = false;
-    if (defined)
-        return;
-    defined = true;
-
     /* SUSET: the limit protects the content database from its callers, so a
      * caller must not be able to raise it for itself. */
     DefineCustomIntVariable(

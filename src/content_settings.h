@@ -3,9 +3,8 @@
 
 namespace pm {
 
-/* Registers every pm_content.* setting and reserves the prefix.  Called from
- * _PG_init; idempotent, so the content functions call it too (a session that
- * SET a pm_content.* value before the library was loaded keeps that value). */
+/* Registers every pm_content.* setting and reserves the prefix; called once, from
+ * _PG_init (a value SET before the library was loaded is taken over then). */
 void content_define_settings();
 
 namespace content_settings {

@@ -86,7 +86,6 @@ constexpr int kMaxHintBytes = 200;
 
 Datum put_body(FunctionCallInfo fcinfo)
 {
-    ensure_settings();
     if (PG_ARGISNULL(0))
         null_argument("tenant_id must not be NULL", "Every body belongs to a tenant.");
     if (PG_ARGISNULL(1) && PG_ARGISNULL(2))
@@ -134,6 +133,13 @@ Datum put_body(FunctionCallInfo fcinfo)
         body[3] = PointerGetDatum(detoast_arg(fcinfo, 3));
         headers_text = jsonb_text(body[3]);
         parts.headers = headers_text;
+        /* Header-shaped jsonb goes into the frame in jsonb's own form, so reads need not
+         * parse it again (the key still hashes the text). */
+        const std::optional<std::string_view> container = flat_jsonb_container(body[3]);
+        if (container && container->size() <= headers_text.size() + cc::kMaxJsonbGrowth) {
+            parts.headers = *container;
+            parts.headers_text_size = static_cast<std::uint32_t>(headers_text.size());
+        }
     }
 
     const std::size_t raw_size = cc::logical_size(parts);
@@ -151,7 +157,8 @@ Datum put_body(FunctionCallInfo fcinfo)
     sk::BodyParts key_parts;
     key_parts.text = parts.text;
     key_parts.html = parts.html;
-    key_parts.headers = parts.headers;
+    if (parts.headers)
+        key_parts.headers = std::string_view(headers_text);
     const std::string key = body_key(tenant, key_parts);
     const Datum key_datum = text_datum_of(key);
     const Datum hint_datum = hint ? text_datum_of(*hint) : (Datum) 0;
@@ -308,7 +315,7 @@ void emit_rows(ReturnSetInfo *rsinfo, uint64 rows, std::vector<Datum> &stale_key
             nulls[cText - 1] = !parts.text;
             values[cHtml - 1] = parts.html ? text_datum_of(*parts.html) : (Datum) 0;
             nulls[cHtml - 1] = !parts.html;
-            values[cHeaders - 1] = parts.headers ? jsonb_from_text(*parts.headers) : (Datum) 0;
+            values[cHeaders - 1] = parts.headers ? headers_datum(parts, stored.key) : (Datum) 0;
             nulls[cHeaders - 1] = !parts.headers;
         }
         pm::pg_call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
@@ -452,7 +459,6 @@ Datum pm_content_put_body(PG_FUNCTION_ARGS)
 Datum pm_content_get(PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
-        ensure_settings();
         const Datum key_datum = PG_GETARG_DATUM(0);
         const std::string_view key = text_column(key_datum);
         const sk::Key parsed = parse_key(key);
@@ -474,7 +480,6 @@ Datum pm_content_get(PG_FUNCTION_ARGS)
 Datum pm_content_get_many(PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
-        ensure_settings();
         bool any = false;
         const Datum keys = filter_keys(PG_GETARG_DATUM(0), any);
         fetch(fcinfo, keys, any);
@@ -487,15 +492,14 @@ Datum pm_content_get_many(PG_FUNCTION_ARGS)
 Datum pm_content_unpack(PG_FUNCTION_ARGS)
 {
     return pm::guarded([&]() -> Datum {
-        ensure_settings();
         Datum values[3] = {PG_GETARG_DATUM(4), PG_GETARG_DATUM(5), PG_GETARG_DATUM(6)};
         bool nulls[3] = {PG_ARGISNULL(4), PG_ARGISNULL(5), PG_ARGISNULL(6)};
 
         const std::string_view alg =
             PG_ARGISNULL(1) ? std::string_view() : varlena_view(detoast_arg(fcinfo, 1));
         std::string_view payload;
+        StoredBody stored;
         if (alg != "none") {
-            StoredBody stored;
             stored.key = PG_ARGISNULL(0) ? std::string_view() : varlena_view(detoast_arg(fcinfo, 0));
             stored.algorithm = alg;
             stored.frame = PG_ARGISNULL(2) ? std::string_view() : varlena_view(detoast_arg(fcinfo, 2));
@@ -510,7 +514,7 @@ Datum pm_content_unpack(PG_FUNCTION_ARGS)
             nulls[0] = !parts.text;
             values[1] = parts.html ? text_datum_of(*parts.html) : (Datum) 0;
             nulls[1] = !parts.html;
-            values[2] = parts.headers ? jsonb_from_text(*parts.headers) : (Datum) 0;
+            values[2] = parts.headers ? headers_datum(parts, stored.key) : (Datum) 0;
             nulls[2] = !parts.headers;
         }
         Datum result = (Datum) 0;

@@ -149,7 +149,6 @@ void notice(const std::string &message)
 
 Datum train(FunctionCallInfo fcinfo)
 {
-    ensure_settings();
     if (PG_ARGISNULL(0))
         throw pm::SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant_id must not be NULL");
     const Datum tenant = PG_GETARG_DATUM(0);
@@ -257,7 +256,6 @@ Datum train(FunctionCallInfo fcinfo)
 
 Datum recompress(FunctionCallInfo fcinfo)
 {
-    ensure_settings();
     const int batch = PG_ARGISNULL(1) ? 1000 : PG_GETARG_INT32(1);
     if (batch < 1)
         throw pm::SqlError(ERRCODE_INVALID_PARAMETER_VALUE,

@@ -3,6 +3,7 @@
  * One library serves every pm_* extension (module_pathname in each control file).
  */
 #include "boundary.h"
+#include "content_settings.h"
 #include "tenant_context.h"
 #include "fdw/pm_fdw.h"
 
@@ -39,4 +40,8 @@ void _PG_init(void)
 
     /* Every pm.* setting belongs to this library: catch typos instead of making placeholders. */
     MarkGUCPrefixReserved("pm");
+
+    /* Defined whenever the library loads, so SET pm_content.* is validated (and a typo
+     * refused) before the first content call of a session, like any built-in setting. */
+    pm::content_define_settings();
 }

@@ -20,7 +20,8 @@ namespace {
 constexpr std::uint8_t kHasText = 0x01;
 constexpr std::uint8_t kHasHtml = 0x02;
 constexpr std::uint8_t kHasHeaders = 0x04;
-constexpr std::uint8_t kKnownFlags = kHasText | kHasHtml | kHasHeaders;
+constexpr std::uint8_t kHeadersJsonb = 0x08;
+constexpr std::uint8_t kKnownFlags = kHasText | kHasHtml | kHasHeaders | kHeadersJsonb;
 
 std::string hex_byte(unsigned char c)
 {
@@ -65,9 +66,11 @@ void set_frame_parameters(ZSTD_CCtx *cctx)
 std::size_t logical_size(const BodyParts &parts) noexcept
 {
     std::size_t n = 0;
-    for (const auto *part : {&parts.text, &parts.html, &parts.headers})
+    for (const auto *part : {&parts.text, &parts.html})
         if (*part)
             n += (*part)->size();
+    if (parts.headers)
+        n += parts.headers_text_size ? *parts.headers_text_size : parts.headers->size();
     return n;
 }
 
@@ -82,6 +85,9 @@ std::string pack_body(const BodyParts &parts)
     for (int i = 0; i < 3; i++)
         if (*ordered[i])
             flags |= bits[i];
+    const bool headers_jsonb = parts.headers && parts.headers_text_size;
+    if (headers_jsonb)
+        flags |= kHeadersJsonb;
     out.push_back(static_cast<char>(flags));
     for (const auto *part : ordered) {
         if (!*part)
@@ -90,6 +96,8 @@ std::string pack_body(const BodyParts &parts)
             fail(CodecErrorKind::size_limit, "a body part is larger than 4 GB");
         append_varint(out, static_cast<std::uint32_t>((*part)->size()));
     }
+    if (headers_jsonb)
+        append_varint(out, *parts.headers_text_size);
     for (const auto *part : ordered)
         if (*part)
             out.append((*part)->data(), (*part)->size());
@@ -113,6 +121,9 @@ BodyParts unpack_body(std::string_view payload)
     const std::uint8_t bits[] = {kHasText, kHasHtml, kHasHeaders};
     static const char *const names[] = {"text", "html", "headers"};
 
+    if ((flags & kHeadersJsonb) && !(flags & kHasHeaders))
+        fail(CodecErrorKind::bad_layout, "body payload says its headers are jsonb but has none");
+
     std::size_t pos = 1;
     std::uint32_t lengths[3] = {0, 0, 0};
     std::uint64_t total = 0;
@@ -123,6 +134,12 @@ BodyParts unpack_body(std::string_view payload)
             fail(CodecErrorKind::bad_varint,
                  std::string("body payload length of the ") + names[i] + " part is malformed");
         total += lengths[i];
+    }
+    if (flags & kHeadersJsonb) {
+        std::uint32_t text_size = 0;
+        if (!read_varint(payload, pos, text_size))
+            fail(CodecErrorKind::bad_varint, "body payload text size of the headers is malformed");
+        parts.headers_text_size = text_size;
     }
     if (total != payload.size() - pos)
         fail(CodecErrorKind::bad_layout,

@@ -7,8 +7,12 @@
  *   body payload   the three parts of a body (text, html, headers; each may be
  *                  absent) in one byte string:
  *                      flags     1 byte   bit 0 text, bit 1 html, bit 2 headers
- *                                         present; other bits 0
+ *                                         present; bit 3: the headers are a jsonb
+ *                                         container (flat_jsonb.h), not JSON text;
+ *                                         other bits 0
  *                      lengths   one LEB128 varint per present part, in order
+ *                      [size]    with bit 3: LEB128 size of the headers as JSON
+ *                                text (what raw_size_bytes counts)
  *                      bytes     the present parts, in order
  *                  Every byte is accounted for: the lengths must add up to the
  *                  rest of the payload exactly.
@@ -84,9 +88,13 @@ struct BodyParts {
     std::optional<std::string_view> text;
     std::optional<std::string_view> html;
     std::optional<std::string_view> headers;
+    /* Set when `headers` is a jsonb container rather than JSON text: the size of the
+     * JSON text form, which is what callers put and what logical_size counts. */
+    std::optional<std::uint32_t> headers_text_size;
 };
 
-/* Sum of the present parts' sizes: what callers put ("logical bytes"). */
+/* Sum of the present parts' sizes, headers as JSON text: what callers put ("logical
+ * bytes"). */
 std::size_t logical_size(const BodyParts &parts) noexcept;
 
 std::string pack_body(const BodyParts &parts);
@@ -94,8 +102,10 @@ std::string pack_body(const BodyParts &parts);
 /* Parts point into `payload`; throws CodecError(bad_layout / bad_varint / truncated). */
 BodyParts unpack_body(std::string_view payload);
 
-/* Upper bound of pack_body(parts).size() given logical_size(parts). */
-constexpr std::size_t max_payload_overhead = 1 + 3 * 5;
+/* Upper bound of pack_body(parts).size() given logical_size(parts): flags, four varints,
+ * and jsonb headers at most kMaxJsonbGrowth bytes longer than their text. */
+constexpr std::size_t kMaxJsonbGrowth = 4;
+constexpr std::size_t max_payload_overhead = 1 + 4 * 5 + kMaxJsonbGrowth;
 
 /* --------------------------------------------------------------- varints */
 

@@ -97,13 +97,13 @@ TEST(ContentBody, RoundTripKeepsNullApartFromEmpty)
 {
     const std::string big(300000, 'x');
     const std::vector<cc::BodyParts> cases = {
-        {std::nullopt, std::nullopt, std::nullopt},
-        {std::string_view(""), std::nullopt, std::nullopt},
-        {std::nullopt, std::string_view(""), std::nullopt},
-        {std::string_view(""), std::string_view(""), std::string_view("")},
+        {std::nullopt, std::nullopt, std::nullopt, std::nullopt},
+        {std::string_view(""), std::nullopt, std::nullopt, std::nullopt},
+        {std::nullopt, std::string_view(""), std::nullopt, std::nullopt},
+        {std::string_view(""), std::string_view(""), std::string_view(""), std::nullopt},
         {std::string_view("h\xc3\xa9llo \xe2\x9c\x89"), std::string_view("<p>\0</p>", 8),
-         std::string_view("{\"a\": 1}")},
-        {std::string_view(big), std::nullopt, std::string_view("{}")},
+         std::string_view("{\"a\": 1}"), std::nullopt},
+        {std::string_view(big), std::nullopt, std::string_view("{}"), std::nullopt},
     };
     for (const cc::BodyParts &p : cases) {
         const std::string packed = cc::pack_body(p);
