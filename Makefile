@@ -19,7 +19,9 @@ PG_CONFIG ?= pg_config
 # them as system headers so -Wall -Wextra speaks only about this project's code.
 PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir) -isystem $(shell $(PG_CONFIG) --includedir-server) \
               -isystem $(shell $(PG_CONFIG) --includedir)
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra $(if $(PM_WERROR),-Werror)
+# -MMD -MP: PGXS tracks no header dependencies for C++; the .d files let a header change
+# rebuild every object that includes it.
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra $(if $(PM_WERROR),-Werror) -MMD -MP
 # pm_fdw (fdw/) talks to remote tiers with libpq.
 SHLIB_LINK = -lpq -lzstd -lstdc++
 
@@ -29,6 +31,7 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+-include $(OBJS:.o=.d)
 
 installcheck: | build/regress
 build/regress:
@@ -37,4 +40,4 @@ build/regress:
 clean: clean-build
 .PHONY: clean-build
 clean-build:
-	rm -rf build
+	rm -rf build $(OBJS:.o=.d)

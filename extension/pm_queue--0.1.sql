@@ -171,6 +171,16 @@ $fn$;
 CREATE TRIGGER guard_queue_in_use BEFORE UPDATE OF name OR DELETE ON pm_queue.job_queues
     FOR EACH ROW EXECUTE FUNCTION pm_queue.guard_queue_in_use();
 
+-- Writes to jobs outside the API's hot-write sections (an operator's UPDATE, fail(),
+-- replay(), ...) may put ready jobs anywhere in jobs_ready_idx: they reset the claim hints
+-- of the database at commit, and the next claim of each queue scans from the start.
+-- FOR EACH STATEMENT: one call per statement, never per job.
+CREATE FUNCTION pm_queue.jobs_written() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pm_queue_jobs_written'
+LANGUAGE C VOLATILE;
+CREATE TRIGGER jobs_written BEFORE INSERT OR UPDATE ON pm_queue.jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION pm_queue.jobs_written();
+
 -- One row per unsuccessful attempt (retry, failed, lease expired).  A successful attempt
 -- is recorded on the job row itself (started_at, completed_at, locked_by, result).
 CREATE TABLE pm_queue.job_logs (
@@ -264,31 +274,29 @@ $fn$;
 -- Enqueue
 ------------------------------------------------------------------------------
 
--- NOTIFY pm_queue (payload: the queue name) when a queue gains a ready job while it had none.
--- Workers only wait when claim() returned nothing, i.e. when their queues had no ready job,
--- and a worker that wakes keeps claiming until the queue is empty again: so a queue with
--- other ready jobs has no idle worker to wake.  Skipping those notifications matters:
--- NOTIFY takes a database-wide lock held through commit, which serialises the commits of
--- every notifying transaction (measured: -60% enqueue throughput at 16 clients).
+-- NOTIFY pm_queue (payload: the queue name) when a worker of the queue came back from claim()
+-- empty-handed since the last notifying commit (a flag per queue in shared memory, see
+-- docs/queue.md).  A worker only waits after a claim that returned less than it asked for,
+-- and a woken worker claims until the queue is empty again, so other enqueues have nobody
+-- to wake.  Skipping those notifications matters: NOTIFY takes a database-wide lock held
+-- through commit, which serialises the commits of every notifying transaction.
 CREATE FUNCTION pm_queue.wake_workers(queue text) RETURNS void
-LANGUAGE plpgsql VOLATILE
-AS $fn$
-BEGIN
-    -- "Another ready job": one created before this transaction (this transaction's own jobs
-    -- have created_at = now()).  A plain query walking jobs_ready_idx backwards: the answer
-    -- comes from its tail, where jobs are newest and alive, not from its head, where claimed
-    -- jobs leave dead entries (inside EXISTS the planner would drop the ORDER BY and LIMIT and
-    -- could scan the table).
-    PERFORM 1 FROM pm_queue.jobs j
-      WHERE j.queue_name = wake_workers.queue
-        AND j.status IN ('queued', 'retry_scheduled')
-        AND j.run_at <= now() AND j.created_at < now()
-      ORDER BY j.priority DESC, j.run_at DESC LIMIT 1;
-    IF NOT FOUND THEN
-        PERFORM pg_notify('pm_queue', queue);
-    END IF;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'pm_queue_wake_workers'
+LANGUAGE C VOLATILE;
+
+-- Hot-write sections: writes to jobs made by the API report their effect on the claim hint
+-- themselves (note_ready); any other INSERT or UPDATE of jobs resets the hints at commit
+-- (trigger jobs_written below).
+CREATE FUNCTION pm_queue.hot_write_begin() RETURNS void
+AS 'MODULE_PATHNAME', 'pm_queue_hot_write_begin'
+LANGUAGE C VOLATILE;
+CREATE FUNCTION pm_queue.hot_write_end() RETURNS void
+AS 'MODULE_PATHNAME', 'pm_queue_hot_write_end'
+LANGUAGE C VOLATILE;
+-- Ends a hot-write section that made jobs of `queue` ready at (priority, run_at) or later.
+CREATE FUNCTION pm_queue.note_ready(queue text, priority int, run_at timestamptz) RETURNS void
+AS 'MODULE_PATHNAME', 'pm_queue_note_ready'
+LANGUAGE C VOLATILE;
 
 -- Why enqueue() inserted nothing for a queue: unknown, or a rate key its queue requires is
 -- missing.  Returns when neither (then the row exists already: idempotency).
@@ -312,102 +320,17 @@ BEGIN
 END
 $fn$;
 
--- The queue's defaults and checks are read by the INSERT itself (one statement on the hot
--- path); when it inserts nothing, check_enqueue() says why.
+-- C++ (src/queue_enqueue.cpp): arguments checked in C++, then one INSERT planned once per
+-- backend that reads the queue's defaults and rate-key rule itself; when it inserts nothing,
+-- check_enqueue() says why (or the idempotency key is taken: the holder's id is returned).
 CREATE FUNCTION pm_queue.enqueue(queue text, payload jsonb, priority int DEFAULT NULL,
                                  run_at timestamptz DEFAULT now(), max_attempts int DEFAULT NULL,
                                  idempotency_key text DEFAULT NULL,
                                  tenant_id uuid DEFAULT pm.current_tenant_id(),
                                  rate_key text DEFAULT NULL)
 RETURNS uuid
-LANGUAGE plpgsql VOLATILE
-AS $fn$
-#variable_conflict use_column
-DECLARE
-    job      uuid := pm_queue.new_job_id();
-    tenant   uuid := coalesce(enqueue.tenant_id, pm_queue.platform_tenant());
-    ready_at timestamptz := coalesce(enqueue.run_at, now());
-    size     int := pg_column_size(enqueue.payload);
-BEGIN
-    IF enqueue.payload IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
-            MESSAGE = format('payload of a job for queue %s must not be NULL', enqueue.queue),
-            HINT = 'Pass ''{}'' for a job without arguments.';
-    END IF;
-    IF size > pm_queue.max_payload_bytes() THEN
-        RAISE EXCEPTION USING ERRCODE = 'program_limit_exceeded',
-            MESSAGE = format('payload of a job for queue %s is %s bytes, the limit is %s',
-                             enqueue.queue, size, pm_queue.max_payload_bytes()),
-            HINT = 'Jobs carry ids and storage keys, not bodies: store the data (content tier) '
-                   'and enqueue its key.';
-    END IF;
-    IF enqueue.priority NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION USING ERRCODE = 'numeric_value_out_of_range',
-            MESSAGE = format('priority %s is out of range', enqueue.priority),
-            DETAIL = 'Priorities run from 1 (runs first) to 1000 (runs last).',
-            HINT = 'Pass NULL for the queue''s default_priority.';
-    END IF;
-    IF enqueue.max_attempts NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION USING ERRCODE = 'numeric_value_out_of_range',
-            MESSAGE = format('max_attempts %s is out of range (1..1000)', enqueue.max_attempts);
-    END IF;
-    IF NOT isfinite(ready_at) THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = format('run_at must be a finite timestamp, got %s', ready_at);
-    END IF;
-    IF enqueue.rate_key IS NOT NULL THEN
-        PERFORM pm_queue.check_rate_key(enqueue.rate_key);
-    END IF;
-
-    IF enqueue.idempotency_key IS NULL THEN
-        INSERT INTO pm_queue.jobs (id, queue_name, tenant_id, priority, payload, rate_key,
-                                   max_attempts, run_at)
-        SELECT job, q.name, tenant, coalesce(enqueue.priority, q.default_priority),
-               enqueue.payload, enqueue.rate_key, coalesce(enqueue.max_attempts, q.max_attempts),
-               ready_at
-          FROM pm_queue.job_queues q
-         WHERE q.name = enqueue.queue
-           AND (q.rate_key_prefix IS NULL OR starts_with(enqueue.rate_key, q.rate_key_prefix));
-        IF NOT FOUND THEN
-            PERFORM pm_queue.check_enqueue(enqueue.queue, enqueue.rate_key);
-        END IF;
-    ELSE
-        IF enqueue.idempotency_key = '' OR length(enqueue.idempotency_key) > 200 THEN
-            RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-                MESSAGE = 'idempotency_key must be 1 to 200 characters';
-        END IF;
-        -- A concurrent enqueue of the same key waits here for the other transaction, then
-        -- finds its row: one job, one id, whoever wins.
-        LOOP
-            INSERT INTO pm_queue.jobs (id, queue_name, tenant_id, priority, payload,
-                                       idempotency_key, rate_key, max_attempts, run_at)
-            SELECT job, q.name, tenant, coalesce(enqueue.priority, q.default_priority),
-                   enqueue.payload, enqueue.idempotency_key, enqueue.rate_key,
-                   coalesce(enqueue.max_attempts, q.max_attempts), ready_at
-              FROM pm_queue.job_queues q
-             WHERE q.name = enqueue.queue
-               AND (q.rate_key_prefix IS NULL OR starts_with(enqueue.rate_key, q.rate_key_prefix))
-            ON CONFLICT (queue_name, tenant_id, idempotency_key)
-               WHERE idempotency_key IS NOT NULL DO NOTHING;
-            EXIT WHEN FOUND;
-            PERFORM pm_queue.check_enqueue(enqueue.queue, enqueue.rate_key);
-            SELECT j.id INTO job FROM pm_queue.jobs j
-             WHERE j.queue_name = enqueue.queue AND j.tenant_id = tenant
-               AND j.idempotency_key = enqueue.idempotency_key;
-            IF FOUND THEN
-                RETURN job;
-            END IF;
-            -- The holder was pruned between our insert and our read: insert again.
-            job := pm_queue.new_job_id();
-        END LOOP;
-    END IF;
-
-    IF ready_at <= now() THEN
-        PERFORM pm_queue.wake_workers(enqueue.queue);
-    END IF;
-    RETURN job;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'pm_queue_enqueue'
+LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION pm_queue.enqueue(text, jsonb, int, timestamptz, int, text, uuid, text) IS
   'Adds a job (same idempotency key -> the existing id); NOTIFY pm_queue with the queue name';
@@ -490,6 +413,7 @@ BEGIN
     END IF;
 
     ids := ARRAY(SELECT pm_queue.new_job_id() FROM generate_series(1, n));
+    PERFORM pm_queue.hot_write_begin();
     IF enqueue_many.idempotency_keys IS NULL THEN
         INSERT INTO pm_queue.jobs (id, queue_name, tenant_id, priority, payload, rate_key,
                                    max_attempts, run_at)
@@ -497,6 +421,7 @@ BEGIN
                enqueue_many.payloads[i], enqueue_many.rate_keys[i],
                coalesce(enqueue_many.max_attempts, q.max_attempts), ready_at
           FROM generate_series(1, n) i;
+        PERFORM pm_queue.note_ready(q.name, coalesce(enqueue_many.priority, q.default_priority), ready_at);
         IF ready_at <= now() THEN
             PERFORM pm_queue.wake_workers(q.name);
         END IF;
@@ -512,6 +437,7 @@ BEGIN
       FROM generate_series(1, n) i
     ON CONFLICT (queue_name, tenant_id, idempotency_key)
        WHERE idempotency_key IS NOT NULL DO NOTHING;
+    PERFORM pm_queue.note_ready(q.name, coalesce(enqueue_many.priority, q.default_priority), ready_at);
     IF ready_at <= now() THEN
         PERFORM pm_queue.wake_workers(q.name);
     END IF;
@@ -678,123 +604,35 @@ BEGIN
 END
 $fn$;
 
--- Rate-limited candidates of a claim round: which run now.  The caller holds the candidates'
--- rows and their keys' advisory locks (taken in claim()'s candidate scan).  One statement:
---   budgets   the finite budget of each key (pm_queue.rate_limits, else the mailbox's
---             daily_limit);
---   granted   consume: one upsert per key and window.  ON CONFLICT DO UPDATE works on the
---             latest committed counter under its row lock, so the grants of successive
---             claimers add up whatever their snapshots, and used never passes max_per_window;
---   verdict   the first `granted` candidates of each key (claim order) run; the rest are
---             deferred to the end of the window (run_at), never failed.
--- Returns ('take', job) for the jobs it leased and ('defer', id) for the others.
-CREATE FUNCTION pm_queue.claim_limited(ids uuid[], worker_id text)
-RETURNS TABLE(verdict text, job_id uuid, job pm_queue.jobs)
-LANGUAGE plpgsql VOLATILE ROWS 10
-SET plan_cache_mode = force_generic_plan
-AS $fn$
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
-    WITH cand AS (
-        SELECT j.id, j.rate_key, j.priority, j.run_at
-          FROM pm_queue.jobs j
-         WHERE j.id = ANY (claim_limited.ids)
-    ), budgets AS (
-        SELECT k.key, coalesce(r.max_per_window, m.daily_limit) AS max_per_window,
-               coalesce(r.window_len, interval '1 day') AS window_len
-          FROM (SELECT DISTINCT c.rate_key AS key FROM cand c) k
-          LEFT JOIN pm_queue.rate_limits r ON r.key = k.key
-          LEFT JOIN pm_queue.mailbox_limits(ARRAY(
-                        SELECT pm_queue.rate_key_mailbox(c.rate_key) FROM cand c
-                         WHERE c.rate_key LIKE 'mailbox:%')) m
-                 ON r.key IS NULL AND m.mailbox_id = pm_queue.rate_key_mailbox(k.key)
-         WHERE r.key IS NOT NULL OR m.mailbox_id IS NOT NULL
-    ), locked AS (
-        -- Re-entrant: true for the keys claim() locked while choosing these candidates.
-        SELECT b.*, pg_try_advisory_xact_lock(7368050, hashtext(b.key)) AS ok FROM budgets b
-    ), granted AS (
-        INSERT INTO pm_queue.rate_windows AS w
-               (key, window_start, window_end, max_per_window, used, last_grant)
-        SELECT b.key, s.ws, s.ws + b.window_len, b.max_per_window,
-               least(n.n, b.max_per_window), least(n.n, b.max_per_window)
-          FROM locked b
-          JOIN (SELECT c.rate_key, count(*)::int AS n FROM cand c GROUP BY 1) n
-            ON n.rate_key = b.key
-         CROSS JOIN LATERAL (SELECT pm_queue.rate_window_start(now(), b.window_len) AS ws) s
-         WHERE b.ok
-        ON CONFLICT (key, window_start) DO UPDATE
-           SET used = w.used + least(excluded.last_grant,
-                                     greatest(excluded.max_per_window - w.used, 0)),
-               last_grant = least(excluded.last_grant,
-                                  greatest(excluded.max_per_window - w.used, 0)),
-               max_per_window = excluded.max_per_window
-         WHERE w.used < excluded.max_per_window
-        RETURNING w.key, w.last_grant
-    ), verdict AS (
-        SELECT c.id,
-               CASE WHEN b.key IS NULL THEN 'take'
-                    WHEN NOT b.ok THEN 'skip'
-                    WHEN row_number() OVER (PARTITION BY c.rate_key ORDER BY c.priority, c.run_at)
-                         <= coalesce(g.last_grant, 0) THEN 'take'
-                    ELSE 'defer' END AS verdict,
-               pm_queue.rate_window_start(now(), b.window_len) + b.window_len AS until
-          FROM cand c
-          LEFT JOIN locked b ON b.key = c.rate_key
-          LEFT JOIN granted g ON g.key = c.rate_key
-    ), deferred AS (
-        -- By `id = ANY`, never by a join (see claim()).
-        UPDATE pm_queue.jobs j
-           SET run_at = (SELECT v.until FROM verdict v WHERE v.id = j.id), updated_at = now()
-         WHERE j.id = ANY (ARRAY(SELECT v.id FROM verdict v WHERE v.verdict = 'defer'))
-        RETURNING j.id
-    ), claimed AS (
-        UPDATE pm_queue.jobs j
-           SET status = 'running', locked_by = claim_limited.worker_id,
-               locked_until = now() + (SELECT q.timeout_seconds FROM pm_queue.job_queues q
-                                        WHERE q.name = j.queue_name) * interval '1 second',
-               attempt_count = j.attempt_count + 1, started_at = now(), updated_at = now()
-         WHERE j.id = ANY (ARRAY(SELECT v.id FROM verdict v WHERE v.verdict = 'take'))
-        RETURNING j.*
-    )
-    SELECT 'take'::text, c.id, c::pm_queue.jobs FROM claimed c
-    UNION ALL
-    SELECT v.verdict, v.id, NULL::pm_queue.jobs FROM verdict v WHERE v.verdict <> 'take';
-END
-$fn$;
-
--- claim() for queues without a per-tenant cap runs rounds of one statement each: lock the
--- first `want` ready jobs in (priority, run_at) order, skipping jobs other claimers hold and
--- jobs whose rate key another claimer is consuming (an ordered range scan of jobs_ready_idx
--- per queue that stops after `want` rows, merged across queues), and lease at once those
--- without a rate key.  Candidates with a rate key go through claim_limited().  Another round
--- follows only when candidates were deferred and more ready jobs may follow (bounded).
--- Queues with max_running_per_tenant take the slower path through admit().
---
--- plan_cache_mode: a custom plan for `LIMIT want` always looks cheaper than the generic one,
--- so the plan cache would re-plan the round statement (~1.5 ms) on every call; the generic
--- plan is the same ordered index scan.
+-- C++ (src/queue_claim.cpp).  Queues without a per-tenant cap: rounds of one statement each
+-- (lock the first `want` ready jobs in (priority, run_at) order with SKIP LOCKED, lease at
+-- once those without a rate key, probe the claim hint), rate-keyed candidates through a
+-- second statement that consumes their budgets (one upsert per key and window) and defers
+-- the rest to their window's end.  The scan starts at the queue's claim hint (shared
+-- memory): claimed jobs leave dead entries at the head of jobs_ready_idx that vacuum cannot
+-- remove while any session holds an older snapshot, and the hint lets the btree descent
+-- skip them (docs/queue.md).  Queues with max_running_per_tenant: claim_capped().
 CREATE FUNCTION pm_queue.claim(queues text[], worker_id text, max_jobs int DEFAULT 1)
+RETURNS SETOF pm_queue.jobs
+AS 'MODULE_PATHNAME', 'pm_queue_claim'
+LANGUAGE C VOLATILE ROWS 10;
+
+COMMENT ON FUNCTION pm_queue.claim(text[], text, int) IS
+  'Leases up to max_jobs ready jobs (priority, then run_at) honouring is_active, '
+  'max_running_per_tenant and rate budgets; SKIP LOCKED';
+
+-- claim() for queues with max_running_per_tenant: candidates first, then admission (caps
+-- and rate budgets) in pm_queue.admit().  Called by claim() with the jobs still wanted.
+CREATE FUNCTION pm_queue.claim_capped(queues text[], worker_id text, want int)
 RETURNS SETOF pm_queue.jobs
 LANGUAGE plpgsql VOLATILE ROWS 10
 SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 DECLARE
-    want       int := claim.max_jobs;
     n_claimed  int := 0;
-    n_cand     int;
     rounds     int := 0;
     seen       uuid[] := '{}';
-    hint       text[];
-    from_p     int := 0;
-    from_t     timestamptz := '-infinity';
-    first_p    int;
-    first_t    timestamptz;
-    hint_saved boolean := false;
-    keyed      uuid[];
-    has_capped boolean := false;
-    r          record;
     j          pm_queue.jobs;
     capped     text[];
     c_id       uuid[];
@@ -802,173 +640,13 @@ DECLARE
     c_queue    text[];
     c_key      text[];
     take       uuid[];
+    max_jobs   int := claim_capped.want;
 BEGIN
-    IF claim.worker_id IS NULL OR claim.worker_id = '' OR length(claim.worker_id) > 200 THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = 'worker_id must be 1 to 200 characters',
-            HINT = 'Use something that names the process, e.g. host:pid.';
-    END IF;
-    IF claim.max_jobs IS NULL OR claim.max_jobs NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = format('max_jobs must be between 1 and 1000, got %s',
-                             coalesce(claim.max_jobs::text, 'NULL'));
-    END IF;
-    IF claim.queues IS NULL OR cardinality(claim.queues) = 0 THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = 'queues must name at least one queue';
-    END IF;
-    -- Per-tenant caps are counted with a fresh snapshot per statement.
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_transaction_state',
-            MESSAGE = 'pm_queue.claim() must run at READ COMMITTED isolation',
-            DETAIL = format('The transaction is %s.', current_setting('transaction_isolation'));
-    END IF;
-
-    -- Position hint (one queue, this session): where the previous claim found its first
-    -- ready job.  Claimed jobs leave dead entries at the head of jobs_ready_idx until vacuum
-    -- removes them, which it cannot while any transaction of the database holds an older
-    -- snapshot; starting the scan at the hint lets the btree descent skip them.  A job that
-    -- sorts before the hint (a late commit with an early run_at, a higher priority, a job
-    -- another claimer let go) is found by the next full scan: the hint is used for at most
-    -- one second, and never when a scan from it came up short.
-    IF cardinality(claim.queues) = 1 THEN
-        hint := string_to_array(current_setting('pm_queue.claim_hint', true), '|');
-        IF hint[1] = claim.queues[1] AND hint[4]::timestamptz > clock_timestamp() - interval '1 second' THEN
-            from_p := hint[2]::int;
-            from_t := hint[3]::timestamptz;
-        ELSE
-            hint := NULL;
-        END IF;
-    END IF;
-
-    LOOP
-        rounds := rounds + 1;
-        n_cand := 0;
-        keyed := '{}';
-        first_p := NULL;
-        FOR r IN
-            WITH cand AS (
-                SELECT j.id, j.rate_key, j.priority, j.run_at
-                  FROM pm_queue.job_queues jq
-                 CROSS JOIN LATERAL (
-                       SELECT j.id, j.rate_key, j.priority, j.run_at
-                         FROM pm_queue.jobs j
-                        WHERE j.queue_name = jq.name
-                          AND j.status IN ('queued', 'retry_scheduled')
-                          AND j.run_at <= now()
-                          AND (j.priority, j.run_at) >= (from_p, from_t)
-                          AND j.id <> ALL (seen)
-                          -- One claimer per rate key at a time: the key's advisory lock is
-                          -- tried before the row is locked, so a job whose key another
-                          -- claimer is consuming is left to that claimer (neither locked nor
-                          -- waited for).  Held to commit; never waited on: no deadlock.
-                          AND (j.rate_key IS NULL
-                               OR pg_try_advisory_xact_lock(7368050, hashtext(j.rate_key)))
-                        ORDER BY j.priority, j.run_at
-                        LIMIT want
-                          FOR UPDATE SKIP LOCKED) j
-                 WHERE jq.name = ANY (claim.queues) AND jq.is_active
-                   AND jq.max_running_per_tenant IS NULL
-                 ORDER BY j.priority, j.run_at
-                 LIMIT want
-            ), first AS (
-                SELECT c.priority, c.run_at FROM cand c ORDER BY c.priority, c.run_at LIMIT 1
-            ), claimed AS (
-                -- Rows by `id = ANY (...)`, not by a join: the plan stays a primary-key probe
-                -- whatever the planner guesses about the size of cand.
-                UPDATE pm_queue.jobs j
-                   SET status = 'running', locked_by = claim.worker_id,
-                       locked_until = now() + lease.seconds[array_position(lease.queues, j.queue_name)]
-                                              * interval '1 second',
-                       attempt_count = j.attempt_count + 1, started_at = now(), updated_at = now()
-                  FROM (SELECT array_agg(q.name) AS queues, array_agg(q.timeout_seconds) AS seconds
-                          FROM pm_queue.job_queues q WHERE q.name = ANY (claim.queues)) lease
-                 WHERE j.id = ANY (ARRAY(SELECT c.id FROM cand c WHERE c.rate_key IS NULL))
-                RETURNING j.*
-            )
-            SELECT 'take' AS verdict, c.id AS job_id, c::pm_queue.jobs AS job,
-                   NULL::int AS first_p, NULL::timestamptz AS first_t
-              FROM claimed c
-            UNION ALL
-            SELECT 'keyed', c.id, NULL, NULL, NULL FROM cand c WHERE c.rate_key IS NOT NULL
-            UNION ALL
-            SELECT 'first', NULL, NULL, f.priority, f.run_at FROM first f
-            UNION ALL
-            SELECT 'capped', NULL, NULL, NULL, NULL FROM pm_queue.job_queues jq
-             WHERE jq.name = ANY (claim.queues) AND jq.is_active
-               AND jq.max_running_per_tenant IS NOT NULL
-            UNION ALL
-            SELECT 'unknown', NULL, NULL, NULL, NULL FROM unnest(claim.queues) x
-             WHERE x IS NULL OR NOT EXISTS (SELECT 1 FROM pm_queue.job_queues jq WHERE jq.name = x)
-        LOOP
-            CASE r.verdict
-                WHEN 'take' THEN
-                    n_cand := n_cand + 1;
-                    n_claimed := n_claimed + 1;
-                    j := r.job;
-                    RETURN NEXT j;
-                WHEN 'keyed' THEN
-                    n_cand := n_cand + 1;
-                    keyed := keyed || r.job_id;
-                WHEN 'capped' THEN
-                    has_capped := true;
-                WHEN 'first' THEN
-                    first_p := r.first_p;
-                    first_t := r.first_t;
-                ELSE
-                    PERFORM pm_queue.raise_unknown_queue(
-                        (SELECT x FROM unnest(claim.queues) x
-                          WHERE x IS NULL OR NOT EXISTS (SELECT 1 FROM pm_queue.job_queues q
-                                                          WHERE q.name = x)
-                          LIMIT 1));
-            END CASE;
-        END LOOP;
-
-        IF keyed <> '{}' THEN
-            FOR r IN SELECT * FROM pm_queue.claim_limited(keyed, claim.worker_id) LOOP
-                IF r.verdict = 'take' THEN
-                    n_claimed := n_claimed + 1;
-                    j := r.job;
-                    RETURN NEXT j;
-                ELSE
-                    seen := seen || r.job_id;
-                END IF;
-            END LOOP;
-        END IF;
-
-        IF hint IS NOT NULL AND n_cand < want THEN
-            -- The scan from the hint came up short: look from the start before concluding.
-            hint := NULL;
-            from_p := 0;
-            from_t := '-infinity';
-            CONTINUE WHEN rounds < 8;
-        END IF;
-        IF NOT hint_saved AND cardinality(claim.queues) = 1 THEN
-            -- The first round that reached a conclusion sets the next claim's start; a chain
-            -- of hinted claims keeps the time of the full scan it started from.
-            PERFORM set_config('pm_queue.claim_hint',
-                               CASE WHEN first_p IS NULL THEN ''
-                                    ELSE concat_ws('|', claim.queues[1], first_p, first_t,
-                                                   coalesce(hint[4]::timestamptz, clock_timestamp()))
-                               END, false);
-            hint_saved := true;
-        END IF;
-        EXIT WHEN n_claimed >= claim.max_jobs OR n_cand < want OR rounds >= 8;
-        want := claim.max_jobs - n_claimed;
-    END LOOP;
-
-    IF NOT has_capped OR n_claimed >= claim.max_jobs THEN
-        RETURN;
-    END IF;
-
     -- Queues with max_running_per_tenant: candidates first, then admission (caps and rate
     -- budgets) in pm_queue.admit().
     SELECT array_agg(q.name ORDER BY q.name) INTO capped
       FROM pm_queue.job_queues q
-     WHERE q.name = ANY (claim.queues) AND q.is_active AND q.max_running_per_tenant IS NOT NULL;
-    rounds := 0;
-    want := claim.max_jobs - n_claimed;
-    seen := '{}';
+     WHERE q.name = ANY (claim_capped.queues) AND q.is_active AND q.max_running_per_tenant IS NOT NULL;
     LOOP
         rounds := rounds + 1;
         SELECT array_agg(c.id ORDER BY c.priority, c.run_at),
@@ -994,7 +672,7 @@ BEGIN
         take := pm_queue.admit(c_id, c_tenant, c_queue, c_key, capped);
         FOR j IN
             UPDATE pm_queue.jobs jb
-               SET status = 'running', locked_by = claim.worker_id,
+               SET status = 'running', locked_by = claim_capped.worker_id,
                    locked_until = now() + (SELECT q.timeout_seconds FROM pm_queue.job_queues q
                                             WHERE q.name = jb.queue_name) * interval '1 second',
                    attempt_count = jb.attempt_count + 1, started_at = now(), updated_at = now()
@@ -1004,16 +682,13 @@ BEGIN
             n_claimed := n_claimed + 1;
             RETURN NEXT j;
         END LOOP;
-        EXIT WHEN n_claimed >= claim.max_jobs OR cardinality(c_id) < want OR rounds >= 8;
+        EXIT WHEN n_claimed >= max_jobs OR cardinality(c_id) < want OR rounds >= 8;
         seen := seen || c_id;
-        want := claim.max_jobs - n_claimed;
+        want := max_jobs - n_claimed;
     END LOOP;
 END
 $fn$;
 
-COMMENT ON FUNCTION pm_queue.claim(text[], text, int) IS
-  'Leases up to max_jobs ready jobs (priority, then run_at) honouring is_active, '
-  'max_running_per_tenant and rate budgets; SKIP LOCKED';
 
 ------------------------------------------------------------------------------
 -- Leases and outcomes
@@ -1023,32 +698,28 @@ CREATE FUNCTION pm_queue.heartbeat(job_id uuid, worker_id text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
+DECLARE
+    found_it boolean;
 BEGIN
+    -- A lease extension leaves the ready set alone: no hint reset (see hot_write_begin).
+    PERFORM pm_queue.hot_write_begin();
     UPDATE pm_queue.jobs j
        SET locked_until = now() + q.timeout_seconds * interval '1 second', updated_at = now()
       FROM pm_queue.job_queues q
      WHERE j.id = heartbeat.job_id AND j.status = 'running' AND j.locked_by = heartbeat.worker_id
        AND q.name = j.queue_name;
-    RETURN FOUND;
+    found_it := FOUND;
+    PERFORM pm_queue.hot_write_end();
+    RETURN found_it;
 END
 $fn$;
 
+-- C++ (src/queue_complete.cpp): one primary-key UPDATE planned once per backend;
+-- check_not_held() explains a refusal (false for the holder repeating its complete()).
 CREATE FUNCTION pm_queue.complete(job_id uuid, worker_id text, result jsonb DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE
-AS $fn$
-#variable_conflict use_column
-BEGIN
-    UPDATE pm_queue.jobs j
-       SET status = 'completed', completed_at = now(), updated_at = now(), locked_until = NULL,
-           result = complete.result
-     WHERE j.id = complete.job_id AND j.status = 'running' AND j.locked_by = complete.worker_id;
-    IF FOUND THEN
-        RETURN true;
-    END IF;
-    RETURN pm_queue.check_not_held(complete.job_id, complete.worker_id, 'complete');
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'pm_queue_complete'
+LANGUAGE C VOLATILE;
 
 -- Batch form for workers that claim many jobs at once: the ids this worker held and has now
 -- completed (jobs it does not hold are left alone and not returned).  results, when given,
@@ -1062,6 +733,8 @@ SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 BEGIN
+    -- Completions leave the ready set alone: no hint reset (see hot_write_begin).
+    PERFORM pm_queue.hot_write_begin();
     IF complete_many.results IS NULL THEN
         RETURN QUERY
         UPDATE pm_queue.jobs j
@@ -1078,6 +751,7 @@ BEGIN
            AND j.locked_by = complete_many.worker_id
         RETURNING j.id;
     END IF;
+    PERFORM pm_queue.hot_write_end();
 END
 $fn$;
 

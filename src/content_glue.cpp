@@ -33,42 +33,6 @@ namespace sk = pm::storage_key;
 
 namespace pm::content_glue {
 
-/* ------------------------------------------------------------ statements */
-
-uint64 Statement::run(const Datum *values, const bool *nulls, bool read_only)
-{
-    const int nargs = static_cast<int>(types_.size());
-    uint64 processed = 0;
-    pg_call([&] {
-        char *null_flags = nargs ? static_cast<char *>(palloc(nargs)) : nullptr;
-        for (int i = 0; i < nargs; i++)
-            null_flags[i] = nulls[i] ? 'n' : ' ';
-        if (plan_ == nullptr) {
-            SPIPlanPtr plan = SPI_prepare(sql_.c_str(), nargs, const_cast<Oid *>(types_.data()));
-            if (plan == nullptr)
-                elog(ERROR, "SPI_prepare failed for pm_content: %s",
-                     SPI_result_code_string(SPI_result));
-            if (SPI_keepplan(plan) != 0)
-                elog(ERROR, "SPI_keepplan failed for pm_content");
-            plan_ = plan;
-        }
-        const int rc = SPI_execute_plan(plan_, const_cast<Datum *>(values), null_flags, read_only, 0);
-        if (rc < 0)
-            elog(ERROR, "pm_content statement failed: %s", SPI_result_code_string(rc));
-        processed = SPI_processed;
-    });
-    return processed;
-}
-
-std::optional<Datum> column(uint64 row, int col)
-{
-    bool isnull = true;
-    const Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
-    if (isnull)
-        return std::nullopt;
-    return d;
-}
-
 /* ---------------------------------------------------------- settings etc. */
 
 std::optional<sk::TenantId> context_tenant()

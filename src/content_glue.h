@@ -33,23 +33,14 @@ namespace pm::content_glue {
  * Parameters are Datums of the given types: no text round trip for bytea or
  * jsonb.  Run only inside an SpiSession.
  */
-class Statement {
-public:
-    Statement(std::string sql, std::vector<Oid> types) : sql_(std::move(sql)), types_(std::move(types)) {}
-    Statement(const Statement &) = delete;
-    Statement &operator=(const Statement &) = delete;
-
-    /* Rows processed; results in SPI_tuptable until the next statement. */
-    uint64 run(const Datum *values, const bool *nulls, bool read_only);
-
-private:
-    std::string sql_;
-    std::vector<Oid> types_;
-    SPIPlanPtr plan_ = nullptr;
-};
+/* pm_content's statements are kept per backend like every hot path's. */
+using Statement = pm::KeptStatement;
 
 /* Column `col` (1-based) of result row `row`; nullopt for NULL.  Detoasts nothing. */
-std::optional<Datum> column(uint64 row, int col);
+inline std::optional<Datum> column(uint64 row, int col)
+{
+    return pm::result_datum(row, col);
+}
 
 /* ---------------------------------------------------------- settings etc. */
 

@@ -314,6 +314,66 @@ PGDATABASE=qonly check "an explicit rate_limits row still applies" \
       "SELECT count(*) FROM pm_queue.claim('{solo}', 'solo-worker', 10)" "2"
 PGDATABASE=qonly check "pm.rls_audit() is empty" "SELECT count(*) FROM pm.rls_audit()" "0"
 
+# ---------------------------------------------------------------------------------------
+echo "== 6. claim hint: no job left behind it, with a snapshot held open =="
+# 4 workers claim from the hint while another session holds a snapshot (claimed jobs'
+# index entries cannot be cleaned).  Meanwhile jobs become ready *behind* the hint: more
+# urgent ones, ones due an hour ago, retries (fail() -> retry_scheduled), and an operator's
+# raw UPDATE.  Each must be claimed within 5 seconds (the periodic full scan, the safety
+# net, comes only every 10 s), and every job exactly once.
+sql <<'SQL'
+INSERT INTO pm_queue.job_queues (name, timeout_seconds, max_attempts, backoff_base_ms, backoff_max_ms,
+                                 backoff_jitter)
+VALUES ('it-hint', 60, 3, 0, 0, 0);
+CREATE TABLE it_late (job_id uuid, kind text, ready_at timestamptz);
+GRANT ALL ON it_late TO PUBLIC;
+SELECT count(*) FROM pm_queue.enqueue_many('it-hint',
+    ARRAY(SELECT jsonb_build_object('n', g) FROM generate_series(1, 2000) g)) \g /dev/null
+SQL
+cat >"$work/hint_worker.sql" <<'SQL'
+SELECT pm_queue.enqueue('it-hint', '{}');
+SELECT (SELECT id FROM pm_queue.claim('{it-hint}', 'hw' || :client_id, 1)) AS id \gset
+SELECT pm_queue.complete(:id, 'hw' || :client_id);
+SQL
+psql -X -q -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM pm_queue.job_queues" \
+     -c "SELECT pg_sleep(14)" -c "COMMIT" >/dev/null 2>&1 &
+holder=$!
+sleep 0.5
+pgbench -n -M prepared -T 10 -c 4 -j 2 -f "$work/hint_worker.sql" >"$work/hint_pgbench.log" 2>&1 &
+load=$!
+sleep 1
+for i in $(seq 1 10); do
+    sql <<'SQL' >/dev/null
+INSERT INTO it_late SELECT pm_queue.enqueue('it-hint', '{"late": "urgent"}', priority => 5), 'urgent', clock_timestamp();
+INSERT INTO it_late SELECT pm_queue.enqueue('it-hint', '{"late": "past"}', run_at => now() - interval '1 hour'), 'past', clock_timestamp();
+-- A retry: claimed by this session, failed at once (backoff 0) -> ready again.
+INSERT INTO it_late SELECT c.id, 'retry', clock_timestamp() FROM pm_queue.claim('{it-hint}', 'hint-failer', 1) c;
+SELECT pm_queue.fail(job_id, 'hint-failer', 'transient') FROM it_late WHERE kind = 'retry'
+   AND job_id IN (SELECT id FROM pm_queue.jobs WHERE status = 'running' AND locked_by = 'hint-failer');
+UPDATE it_late SET ready_at = clock_timestamp() WHERE kind = 'retry' AND ready_at > clock_timestamp() - interval '1 second';
+-- An operator moves the newest queued job to the head of the queue.
+WITH moved AS (
+    UPDATE pm_queue.jobs SET run_at = now() - interval '2 hours', payload = '{"late": "raw"}'
+     WHERE id = (SELECT id FROM pm_queue.jobs WHERE queue_name = 'it-hint' AND status = 'queued'
+                    AND payload = '{}' ORDER BY run_at DESC LIMIT 1)
+    RETURNING id)
+INSERT INTO it_late SELECT id, 'raw', clock_timestamp() FROM moved;
+SQL
+    sleep 0.4
+done
+wait "$load" || true
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
+grep -q '^tps' "$work/hint_pgbench.log" && pass "hint workers ran under a held snapshot" ||
+    fail "hint workers failed: $(tail -n 3 "$work/hint_pgbench.log")"
+check "late jobs of every kind were made ready" \
+      "SELECT count(DISTINCT kind) FROM it_late" "4"
+check "every late job was claimed again within 5 s of becoming ready (none left behind the hint)" \
+      "SELECT count(*) FROM it_late l JOIN pm_queue.jobs j ON j.id = l.job_id
+        WHERE j.status <> 'completed' OR j.started_at > l.ready_at + interval '5 seconds'" "0"
+check "no job of the hint queue completed twice or lost (attempts: 1, or 2 for retries)" \
+      "SELECT count(*) FROM pm_queue.jobs j WHERE queue_name = 'it-hint' AND status = 'completed'
+          AND attempt_count <> CASE WHEN id IN (SELECT job_id FROM it_late WHERE kind = 'retry') THEN 2 ELSE 1 END" "0"
+
 echo
 if ((failures)); then
     echo "queue_concurrency: $failures check(s) failed; worker logs:"
