@@ -24,6 +24,7 @@ demo_dir=${PM_DEMO_DIR:-/var/lib/penguinmails-demo}
 preferred_port=${PM_DEMO_PORT:-55432}
 db=pm_oltp
 content_db=pm_content
+preload="shared_preload_libraries = 'pg_cron,penguinmails'"
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'run-demo: %s\n' "$*" >&2; exit 1; }
@@ -44,10 +45,11 @@ start_cluster() {
         say "Creating the cluster in $demo_dir/data"
         rm -rf "$demo_dir"
         mkdir -p "$demo_dir"
-        pm_initdb_configured "$demo_dir" "$db"
+        pm_initdb_configured "$demo_dir" "$db" "$preload"
     fi
     if is_running; then
         say "Cluster already running on port $(demo_port)"
+        ensure_preloaded
         return 0
     fi
     local port=$preferred_port
@@ -56,6 +58,19 @@ start_cluster() {
     port=$(pm_pg_start "$demo_dir" "$port")
     printf '%s\n' "$port" >"$demo_dir/port"
     say "Cluster started on port $port"
+}
+
+# pm_fdw keeps each linked tier's health in shared memory when the library is preloaded
+# (so one session's failed connect spares the others); clusters made by older versions of
+# this script get the setting and a restart.
+ensure_preloaded() {
+    local have
+    have=$(dpsql -d postgres -At -c "SHOW shared_preload_libraries")
+    [[ ",${have// /}," == *,penguinmails,* ]] && return 0
+    say "Preloading penguinmails (restart)"
+    dpsql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, penguinmails"
+    pm_pg_stop "$demo_dir"
+    pm_pg_start "$demo_dir" "$(demo_port)" >/dev/null
 }
 
 stop_cluster() {
@@ -95,7 +110,7 @@ recreate_db() {
 
 load_sample() {
     say "Recreating database $db and loading demo/sample.sql"
-    recreate_db "$db" pm_oltp pm_queue
+    recreate_db "$db" pm_oltp pm_queue pm_fdw
     local start=$SECONDS
     dpsql -d "$db" -f demo/sample.sql
     echo "sample loaded in $((SECONDS - start)) s"
@@ -121,15 +136,34 @@ queue_report() {
     dpsql -d "$db" -f demo/queue_report.sql
 }
 
-# The content tier in a database of its own on the same cluster (the embedded default).
-# OLTP already holds each email's content_storage_key; the content database receives the
-# body for that key, so both sides agree without a round trip.
+# The content tier in a database of its own on the same cluster (the embedded default),
+# linked from OLTP through pm_fdw.  OLTP already holds each email's content_storage_key;
+# the bodies go through the link as the application writes them (pm_app, tenant context
+# propagated to the content tier's RLS), and every answer must be the key OLTP holds.
 load_content() {
-    say "Recreating database $content_db: a body for every email, attachments, dictionaries"
+    say "Recreating database $content_db and linking $db to it through pm_fdw"
     recreate_db "$content_db" pm_content
-    local start=$SECONDS
-    dpsql -d "$db" -At -f demo/content_bodies.sql | dpsql -d "$content_db" -f demo/content_load.sql
+    local password start=$SECONDS
+    # The link's login; only the user mapping in pm_oltp keeps it.
+    password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+    dpsql -d "$content_db" -v link_password="$password" -f demo/fdw_content_role.sql >/dev/null
+    dpsql -d "$db" -v content_host=127.0.0.1 -v content_port="$(demo_port)" \
+        -v link_password="$password" -f demo/fdw_link.sql >/dev/null
+
+    say "Content: a body for every email, written through the link; dictionaries; attachments"
+    dpsql -d "$db" -f demo/content_bodies.sql
+    dpsql -d "$db" -v phase=early -f demo/fdw_load.sql >/dev/null
+    dpsql -d "$content_db" -v step=train -f demo/content_load.sql
+    dpsql -d "$db" -v phase=rest -f demo/fdw_load.sql >/dev/null
+    dpsql -d "$db" -At -c "COPY (SELECT email_id, tenant_id, tenant_name, template, oltp_key, attachment
+                                   FROM demo.mail ORDER BY email_id) TO STDOUT (FORMAT csv)" |
+        dpsql -d "$content_db" -v step=finish -f demo/content_load.sql
     echo "content stored in $((SECONDS - start)) s"
+}
+
+link_report() {
+    say "The link: one message per tenant with its body resolved through pm_fdw, and pm.tier_status()"
+    dpsql -d "$db" -f demo/fdw_report.sql
 }
 
 content_report() {
@@ -205,7 +239,7 @@ case $action in
     destroy) stop_cluster; rm -rf "$demo_dir"; echo "removed $demo_dir"; exit 0 ;;
     report)
         is_running || die "the demo cluster is not running: run ./run-demo.sh"
-        report; queue_report; content_report; usage_hint; exit 0 ;;
+        report; queue_report; content_report; link_report; usage_hint; exit 0 ;;
 esac
 
 say "Installing dependencies"
@@ -218,4 +252,5 @@ load_content
 report
 queue_report
 content_report
+link_report
 usage_hint

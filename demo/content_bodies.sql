@@ -1,14 +1,11 @@
--- Main job, content tier, step 1 (runs in the pm_oltp database after demo/sample.sql):
--- writes one CSV line per email with the body the content tier must hold, to stdout,
--- for demo/content_load.sql in the pm_content database:
+-- Main job, content tier, step 1 (pm_oltp, after demo/sample.sql and the queue's sends):
+-- the body every email carries, in table demo.mail of the OLTP database, for
+-- demo/fdw_load.sql to write into the content tier through the pm_fdw link.
 --
---   psql -d pm_oltp -At -f demo/content_bodies.sql | psql -d pm_content -f demo/content_load.sql
---
--- Outbound bodies are rendered again exactly as demo/sample.sql sent them (same template,
--- names, company, headers), so pm.body_storage_key gives back the emails.content_storage_key
--- already stored: the content database receives the body for the key OLTP holds.
--- Inbound replies had no body yet: they get one here, and their content_storage_key.
--- (Until pm_fdw links the tiers, psql carries the bodies between the two databases.)
+-- Outbound bodies are rendered again exactly as they were sent (same template, names,
+-- company, headers), so pm.body_storage_key gives back the emails.content_storage_key
+-- already stored: the content tier receives the body for the key OLTP holds.  Inbound
+-- replies had no body yet: they get one here, and their content_storage_key.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 SELECT setseed(0.31) \g /dev/null
@@ -48,9 +45,21 @@ UPDATE pm_oltp.emails e
   FROM reply r WHERE r.id = e.id;
 
 -- Every email with a key: outbound rendered as sent, inbound from the table above.
--- Columns: email id, tenant id, tenant name, template (the dictionary hint), content_text,
--- content_html, headers, the key OLTP holds, attachment kind.
-COPY (
+CREATE SCHEMA IF NOT EXISTS demo;
+DROP TABLE IF EXISTS demo.mail;
+CREATE TABLE demo.mail (
+    email_id uuid PRIMARY KEY, tenant_id uuid NOT NULL, tenant_name text,
+    template text,         -- the sequence step's template
+    content_text text, content_html text, headers jsonb,
+    oltp_key text NOT NULL, -- emails.content_storage_key
+    attachment text,       -- what the message carries: case-study, notes or nothing
+    early boolean,         -- sent before the content tier had dictionaries
+    stored_key text        -- what the content tier answered through the link
+);
+COMMENT ON TABLE demo.mail IS 'The demo''s bodies, written to the content tier by demo/fdw_load.sql';
+CREATE INDEX ON demo.mail (tenant_id);
+INSERT INTO demo.mail (email_id, tenant_id, tenant_name, template, content_text, content_html,
+                       headers, oltp_key, attachment)
     SELECT e.id, e.tenant_id, t.name, tp.name, b.body_text,
            '<p>' || replace(b.body_text, E'\n', '<br>') || '</p>',
            jsonb_build_object('From', a.email, 'To', e.recipient, 'Subject', e.subject),
@@ -73,8 +82,17 @@ COPY (
            CASE WHEN abs(hashtext(e.id::text)) % 10 = 0 THEN 'notes' END
     FROM pm_oltp.emails e
     JOIN pm_oltp.tenants t ON t.id = e.tenant_id
-    JOIN reply r ON r.id = e.id
-    ORDER BY 1
-) TO STDOUT WITH (FORMAT csv);
+    JOIN reply r ON r.id = e.id;
 
+-- The first sixth of each tenant's mail went out before any dictionary existed.
+UPDATE demo.mail m SET early = x.rn <= x.n / 6
+  FROM (SELECT email_id, row_number() OVER (PARTITION BY tenant_id ORDER BY email_id) AS rn,
+               count(*) OVER (PARTITION BY tenant_id) AS n FROM demo.mail) x
+ WHERE x.email_id = m.email_id;
+
+-- Tenant-owned rows like any other: under isolation, so pm.rls_audit() stays empty; the
+-- application role writes the answers of the link into it.
+SELECT pm.enable_tenant_isolation('demo.mail') \g /dev/null
+GRANT USAGE ON SCHEMA demo TO pm_app;
+GRANT SELECT, UPDATE (stored_key) ON demo.mail TO pm_app;
 COMMIT;
