@@ -387,6 +387,18 @@ AS $$
     ORDER BY t.tenant_id
 $$;
 
+-- The batch size every batched maintenance function takes.
+CREATE FUNCTION pm_content.check_batch(batch int) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF batch IS NULL OR batch < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('batch must be a positive number, got %s', coalesce(batch::text, 'NULL'));
+    END IF;
+END $$;
+
 -- Blobs no attachment references any more and no put touched for an hour.  The
 -- hour guards a put_attachment that found the blob a moment ago (and so did not
 -- lock it) and is about to reference it.
@@ -397,10 +409,7 @@ AS $$
 DECLARE
     n int;
 BEGIN
-    IF batch IS NULL OR batch < 1 THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = format('batch must be a positive number, got %s', coalesce(batch::text, 'NULL'));
-    END IF;
+    PERFORM pm_content.check_batch(batch);
     WITH victims AS (
         SELECT b.storage_key FROM pm_content.attachment_blobs b
         WHERE b.last_referenced_at < now() - interval '1 hour'
@@ -423,10 +432,7 @@ AS $$
 DECLARE
     n int;
 BEGIN
-    IF batch IS NULL OR batch < 1 THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = format('batch must be a positive number, got %s', coalesce(batch::text, 'NULL'));
-    END IF;
+    PERFORM pm_content.check_batch(batch);
     WITH victims AS (
         SELECT o.storage_key FROM pm_content.content_objects o
         WHERE o.expires_at <= now()
@@ -518,10 +524,7 @@ BEGIN
             HINT = 'Pass the keys OLTP references (an empty array if none): NULL would make every object an orphan.';
     END IF;
     PERFORM pm_content.check_orphan_age(older_than);
-    IF batch IS NULL OR batch < 1 THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = format('batch must be a positive number, got %s', coalesce(batch::text, 'NULL'));
-    END IF;
+    PERFORM pm_content.check_batch(batch);
     -- The guard is re-checked on the newest row version when a put refreshed the
     -- row meanwhile (READ COMMITTED rechecks locked rows); a row a put is
     -- refreshing right now is locked and skipped.

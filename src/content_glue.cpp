@@ -4,14 +4,13 @@
 #include "common/flat_jsonb.h"
 #include "common/uuid_text.h"
 #include "content_settings.h"
+#include "storage_key_sha256.h"
 #include "tenant_context.h"
 
 extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "common/cryptohash.h"
-#include "common/sha2.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/fmgrprotos.h"
@@ -460,28 +459,8 @@ std::string jsonb_text(Datum jsonb)
 std::string body_key(const sk::TenantId &tenant, const sk::BodyParts &parts)
 {
     const sk::BodyEncoding encoding(parts);
-    const sk::Chunk *chunks = encoding.chunks();
-    const std::size_t count = encoding.chunk_count();
-    sk::Digest digest{};
-    pg_call([&] {
-        pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-        if (ctx == nullptr)
-            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-                            errmsg("out of memory while creating a SHA-256 context")));
-        bool ok = pg_cryptohash_init(ctx) == 0;
-        for (std::size_t i = 0; ok && i < count; i++)
-            if (chunks[i].size > 0)
-                ok = pg_cryptohash_update(ctx, chunks[i].data, chunks[i].size) == 0;
-        ok = ok && pg_cryptohash_final(ctx, digest.data(), digest.size()) == 0;
-        if (!ok) {
-            char *why = pstrdup(pg_cryptohash_error(ctx));
-            pg_cryptohash_free(ctx);
-            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                            errmsg("could not compute SHA-256 for a storage key: %s", why)));
-        }
-        pg_cryptohash_free(ctx);
-    });
-    return sk::format(sk::Kind::body, tenant, digest);
+    return sk::format(sk::Kind::body, tenant,
+                      storage_key_sha256(encoding.chunks(), encoding.chunk_count()));
 }
 
 std::string attachment_key(Datum tenant, Datum content)

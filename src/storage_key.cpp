@@ -14,6 +14,7 @@
  */
 #include "boundary.h"
 #include "common/storage_key.h"
+#include "storage_key_sha256.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -70,29 +71,6 @@ sk::TenantId tenant_arg(FunctionCallInfo fcinfo, int n)
     return tenant;
 }
 
-sk::Digest sha256(const sk::Chunk *chunks, std::size_t count)
-{
-    sk::Digest digest{};
-    pm::pg_call([&] {
-        pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-        if (ctx == nullptr)
-            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-                            errmsg("out of memory while creating a SHA-256 context")));
-        bool ok = pg_cryptohash_init(ctx) == 0;
-        for (std::size_t i = 0; ok && i < count; i++)
-            if (chunks[i].size > 0)
-                ok = pg_cryptohash_update(ctx, chunks[i].data, chunks[i].size) == 0;
-        ok = ok && pg_cryptohash_final(ctx, digest.data(), digest.size()) == 0;
-        if (!ok) {
-            char *why = pstrdup(pg_cryptohash_error(ctx));
-            pg_cryptohash_free(ctx);
-            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                            errmsg("could not compute SHA-256 for a storage key: %s", why)));
-        }
-        pg_cryptohash_free(ctx);
-    });
-    return digest;
-}
 
 Datum key_datum(sk::Kind kind, const sk::TenantId &tenant, const sk::Digest &digest)
 {
@@ -134,7 +112,7 @@ Datum pm_storage_key(PG_FUNCTION_ARGS)
         pm::pg_call([&] { content = PG_GETARG_BYTEA_PP(2); });
         const sk::Chunk chunk = {reinterpret_cast<const std::uint8_t *>(VARDATA_ANY(content)),
                                  VARSIZE_ANY_EXHDR(content)};
-        return key_datum(*kind, tenant, sha256(&chunk, 1));
+        return key_datum(*kind, tenant, pm::storage_key_sha256(&chunk, 1));
     });
 }
 
@@ -169,7 +147,7 @@ Datum pm_body_storage_key(PG_FUNCTION_ARGS)
 
         const sk::BodyEncoding encoding(parts);
         return key_datum(sk::Kind::body, tenant,
-                         sha256(encoding.chunks(), encoding.chunk_count()));
+                         pm::storage_key_sha256(encoding.chunks(), encoding.chunk_count()));
     });
 }
 
@@ -238,3 +216,27 @@ Datum pm_storage_key_shard(PG_FUNCTION_ARGS)
 }
 
 } // extern "C"
+
+sk::Digest pm::storage_key_sha256(const sk::Chunk *chunks, std::size_t count)
+{
+    sk::Digest digest{};
+    pm::pg_call([&] {
+        pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+        if (ctx == nullptr)
+            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+                            errmsg("out of memory while creating a SHA-256 context")));
+        bool ok = pg_cryptohash_init(ctx) == 0;
+        for (std::size_t i = 0; ok && i < count; i++)
+            if (chunks[i].size > 0)
+                ok = pg_cryptohash_update(ctx, chunks[i].data, chunks[i].size) == 0;
+        ok = ok && pg_cryptohash_final(ctx, digest.data(), digest.size()) == 0;
+        if (!ok) {
+            char *why = pstrdup(pg_cryptohash_error(ctx));
+            pg_cryptohash_free(ctx);
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                            errmsg("could not compute SHA-256 for a storage key: %s", why)));
+        }
+        pg_cryptohash_free(ctx);
+    });
+    return digest;
+}

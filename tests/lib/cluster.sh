@@ -97,9 +97,13 @@ pm_pg_start() {
     for attempt in 1 2 3 4 5; do
         # PM_CLUSTER_CPUS (a taskset CPU list) pins the server and every backend it forks:
         # benchmarks use it to keep client and backend on one CPU.
+        # The server outlives this shell: it must not inherit the descriptors that hold the
+        # machine-wide install lock (tests/run's fd 9, `flock FILE CMD`'s fd 3), or a cluster
+        # left running would keep every later build and test waiting.
         if ${PM_CLUSTER_CPUS:+taskset -c "$PM_CLUSTER_CPUS"} \
                 runuser -u "$PM_PG_OSUSER" -- "$PM_PG_BINDIR/pg_ctl" -D "$dir/data" \
-                -l "$dir/server.log" -w -t 60 -o "-p $port -k $dir/sock" start >/dev/null 2>&1; then
+                -l "$dir/server.log" -w -t 60 -o "-p $port -k $dir/sock" start \
+                >/dev/null 2>&1 3>&- 9>&-; then
             printf '%s\n' "$port"
             return 0
         fi
