@@ -198,6 +198,13 @@ HeapTuple pmfdw_make_tuple(PGresult *res, int row, Relation rel, TupleDesc tupde
                            AttInMetadata *attinmeta, List *retrieved_attrs,
                            MemoryContext temp_context);
 
+/* ---------------------------------------------------------------- limit.cpp */
+
+/* May the scan of `baserel` carry the query's LIMIT (see limit.cpp)?  Then *count (and
+ * *offset, a parameter expression or nullptr) say what to append with pmfdw_append_limit. */
+bool pmfdw_limit_pushable(PlannerInfo *root, RelOptInfo *baserel, Expr **count, Expr **offset);
+void pmfdw_append_limit(StringInfo buf, Expr *count, Expr *offset, List **params_list);
+
 /* ---------------------------------------------------------------- batch_join.cpp */
 
 /* Installs the join hook that batches the keys of a local table into `= ANY($1)`. */

@@ -130,32 +130,44 @@ void add_param_path(PlannerInfo *root, RelOptInfo *baserel, RestrictInfo *rinfo,
                                                        NIL, required_outer, nullptr, NIL));
 }
 
+/* fdw_private of a path that carries the query's LIMIT: (count, offset or NULL). */
+List *limit_private(Expr *count, Expr *offset)
+{
+    return list_make2(count, offset);
+}
+
 void get_paths(PlannerInfo *root, RelOptInfo *baserel, Oid)
 {
-    RelInfo *info = (RelInfo *) baserel->fdw_private;
-    (void) info;
     double rows = baserel->rows;
     Cost startup = kStartupCost;
     Cost total = startup + baserel->tuples * cpu_operator_cost + rows * (kTupleCost + cpu_tuple_cost);
-    add_path(baserel, (Path *) create_foreignscan_path(root, baserel, nullptr, rows, startup, total,
-                                                       NIL, baserel->lateral_relids, nullptr, NIL));
 
     /* Remote ORDER BY, when the whole wanted order can be produced remotely. */
+    bool sorted = false;
     if (root->query_pathkeys != NIL) {
-        bool all = true;
+        sorted = true;
         ListCell *lc;
         foreach (lc, root->query_pathkeys)
             if (!pmfdw_is_foreign_pathkey(root, baserel, (PathKey *) lfirst(lc))) {
-                all = false;
+                sorted = false;
                 break;
             }
-        if (all) {
-            Cost sorted_total = total + rows * cpu_operator_cost * 2.0;
-            add_path(baserel,
-                     (Path *) create_foreignscan_path(root, baserel, nullptr, rows, startup,
-                                                      sorted_total, root->query_pathkeys,
-                                                      baserel->lateral_relids, nullptr, NIL));
-        }
+    }
+    /* The LIMIT goes on the path whose output order is the query's (limit.cpp). */
+    Expr *count = nullptr, *offset = nullptr;
+    bool limit = (root->query_pathkeys == NIL || sorted) &&
+                 pmfdw_limit_pushable(root, baserel, &count, &offset);
+    List *plain_private = limit && !sorted ? limit_private(count, offset) : NIL;
+    add_path(baserel, (Path *) create_foreignscan_path(root, baserel, nullptr, rows, startup, total,
+                                                       NIL, baserel->lateral_relids, nullptr,
+                                                       plain_private));
+    if (sorted) {
+        Cost sorted_total = total + rows * cpu_operator_cost * 2.0;
+        add_path(baserel,
+                 (Path *) create_foreignscan_path(root, baserel, nullptr, rows, startup,
+                                                  sorted_total, root->query_pathkeys,
+                                                  baserel->lateral_relids, nullptr,
+                                                  limit ? limit_private(count, offset) : NIL));
     }
 
     /* Parameterised paths for nested loops. */
@@ -213,6 +225,9 @@ ForeignScan *get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid, ForeignPath *
     List *params = NIL;
     pmfdw_deparse_select(&sql, root, baserel, attrs_used, remote_conds, best_path->path.pathkeys,
                          for_update, &retrieved, &params);
+    if (best_path->fdw_private != NIL && !for_update)
+        pmfdw_append_limit(&sql, (Expr *) linitial(best_path->fdw_private),
+                           (Expr *) lsecond(best_path->fdw_private), &params);
 
     List *priv = list_make3(makeString(sql.data), retrieved, makeInteger(info->opts.fetch_size));
     return make_foreignscan(tlist, local_exprs, baserel->relid, params, priv, NIL, NIL, outer_plan);

@@ -3,7 +3,8 @@
 # two content shards).  penguinmails is preloaded (shared health); the content clusters
 # also preload pg_stat_statements to count the statements the link sends.
 #   1. link_tier / IMPORT FOREIGN SCHEMA (LIMIT TO, EXCEPT)
-#   2. pushdown proven by EXPLAIN VERBOSE (operators, AND/OR/NOT, IN, IS NULL, ORDER BY)
+#   2. pushdown proven by EXPLAIN VERBOSE (operators, AND/OR/NOT, IN, IS NULL, ORDER BY,
+#      LIMIT/OFFSET only when safe, as constants or $n); a pushed LIMIT counted remotely
 #   3. tenant propagation: A sees only A's remote rows, B only B's, no context nothing
 #   4. batched lookups: = ANY(subquery) and resolve_content_many send one remote statement;
 #      INSERT of 250 rows sends 3 (batch_size 100); a join from a local table of 1000 rows
@@ -102,6 +103,24 @@ plan=$(o -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM pm_content_link.c
 check_match "= ANY(parameter) pushed as \$1" "$plan" 'storage_key = ANY \(\$1::text\[\]\)'
 plan=$(o -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM pm_content_link.fdw_probe WHERE note ~ 'x'")
 check_match "an unshippable operator stays a local filter" "$plan" 'Filter: \(fdw_probe.note ~'
+plan=$(o -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT storage_key FROM pm_content_link.content_objects
+             WHERE tenant_id = '$A' ORDER BY created_at DESC LIMIT 3 OFFSET 2")
+check_match "LIMIT with ORDER BY pushed (remote LIMIT = count + offset)" \
+    "$(grep 'Remote SQL' <<<"$plan")" 'ORDER BY created_at DESC NULLS FIRST LIMIT 5$'
+remote_sql() { o -c "EXPLAIN (VERBOSE, COSTS OFF) $1" | grep 'Remote SQL' | sed 's/^ *//'; }
+check "LIMIT not pushed past a local filter" \
+    "$(remote_sql "SELECT id FROM pm_content_link.fdw_probe WHERE note ~ 'x' LIMIT 3")" \
+    'Remote SQL: SELECT id, note FROM pm_content.fdw_probe'
+check "LIMIT not pushed past a local sort" \
+    "$(remote_sql "SELECT id FROM pm_content_link.fdw_probe ORDER BY length(note) LIMIT 3")" \
+    'Remote SQL: SELECT id, note FROM pm_content.fdw_probe'
+check "LIMIT not pushed under an aggregate" \
+    "$(remote_sql "SELECT count(*) FROM pm_content_link.fdw_probe LIMIT 3")" \
+    'Remote SQL: SELECT NULL FROM pm_content.fdw_probe'
+check_match "LIMIT / OFFSET parameters sent as \$n (generic plan)" \
+    "$(o -c "PREPARE lim(int, int) AS SELECT id FROM pm_content_link.fdw_probe ORDER BY id LIMIT \$1 OFFSET \$2" \
+         -c "SET plan_cache_mode = force_generic_plan" -c "EXPLAIN (VERBOSE, COSTS OFF) EXECUTE lim(3, 2)")" \
+    'ORDER BY id ASC NULLS LAST LIMIT \(\$1::pg_catalog.int8 \+ \$2::pg_catalog.int8\)'
 
 # --- 3. tenant propagation ----------------------------------------------------------------
 as_app() {   # tenant ('' for none), sql
@@ -138,6 +157,16 @@ o -c "INSERT INTO pm_content_link.fdw_probe (id, note) SELECT g, 'n' || g FROM g
 check "250 rows inserted remotely" "$(c1 -c "SELECT count(*) FROM pm_content.fdw_probe")" "250"
 check "batched INSERT: 3 remote statements for 250 rows (batch_size 100)" \
     "$(c1 -c "SELECT sum(calls) || '/' || sum(rows) FROM pg_stat_statements WHERE query LIKE 'INSERT INTO pm_content.fdw_probe%'")" "3/250"
+c1 -c "SELECT pg_stat_statements_reset()" >/dev/null
+check "LIMIT 3 OFFSET 2 through the link = the same query on the remote" \
+    "$(o -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM pm_content_link.fdw_probe ORDER BY id DESC LIMIT 3 OFFSET 2) s")" \
+    "$(c1 -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM pm_content.fdw_probe ORDER BY id DESC LIMIT 3 OFFSET 2) s")"
+check "... and the remote sent 5 rows, not the table" \
+    "$(c1 -c "SELECT sum(rows) FROM pg_stat_statements WHERE query LIKE 'FETCH%'")" "5"
+check "LIMIT / OFFSET parameters: same rows as the remote" \
+    "$(o -c "PREPARE lim(int, int) AS SELECT string_agg(id::text, ',') FROM (SELECT id FROM pm_content_link.fdw_probe ORDER BY id LIMIT \$1 OFFSET \$2) s" \
+         -c "SET plan_cache_mode = force_generic_plan" -c "EXECUTE lim(4, 7)" -c "EXECUTE lim(NULL, 245)")" \
+    "$(c1 -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM pm_content.fdw_probe ORDER BY id LIMIT 4 OFFSET 7) s" -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM pm_content.fdw_probe ORDER BY id OFFSET 245) s")"
 
 # --- 4b. joins from a local table: one remote statement per batch of keys ----------------
 # Remote rows: keys j1..j1100 (j5 twice, j7 three times), one NULL key; the OLTP side has
