@@ -7,6 +7,8 @@
  *   transaction.cpp  remote transactions tied to the local one; tenant context
  *   deparse.cpp      remote SQL from planner expressions
  *   scan.cpp         planning and executing scans (handler lives here)
+ *   limit.cpp        when a scan may carry the query's LIMIT, and its remote text
+ *   batch_join.cpp   local rel JOIN pm_fdw table: one remote = ANY per batch of keys
  *   modify.cpp       INSERT (batched) / UPDATE / DELETE
  *   import.cpp       IMPORT FOREIGN SCHEMA
  *   link.cpp         pm.tier_status, pm.resolve_content(_many), pm.put_content
