@@ -442,6 +442,38 @@ PGresult *pmfdw_exec_params(PmFdwConn *entry, const char *sql, int nparams,
     return collect(entry);
 }
 
+PGresult *pmfdw_stmt_exec(PmFdwConn *entry, PmFdwStmt *stmt, const char *sql, int nparams,
+                          const char *const *values)
+{
+    if (++stmt->executions == 1)
+        return pmfdw_exec_params(entry, sql, nparams, values);
+    if (!stmt->prepared) {
+        snprintf(stmt->name, sizeof(stmt->name), "pmfdw_s%u", pmfdw_next_number(entry));
+        if (!PQsendPrepare(entry->conn, stmt->name, sql, nparams, nullptr))
+            return PQmakeEmptyPGresult(entry->conn, PGRES_FATAL_ERROR);
+        PGresult *res = collect(entry);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            return res;
+        PQclear(res);
+        stmt->prepared = true;
+    }
+    if (!PQsendQueryPrepared(entry->conn, stmt->name, nparams, values, nullptr, nullptr, 0))
+        return PQmakeEmptyPGresult(entry->conn, PGRES_FATAL_ERROR);
+    return collect(entry);
+}
+
+void pmfdw_stmt_release(PmFdwConn *entry, PmFdwStmt *stmt)
+{
+    if (!stmt->prepared)
+        return;
+    stmt->prepared = false;
+    if (entry->conn == nullptr || PQstatus(entry->conn) == CONNECTION_BAD)
+        return;
+    char sql[64];
+    snprintf(sql, sizeof(sql), "DEALLOCATE %s", stmt->name);
+    pmfdw_exec_command(entry, sql);
+}
+
 void pmfdw_exec_command(PmFdwConn *entry, const char *sql)
 {
     PGresult *res = pmfdw_exec(entry, sql);

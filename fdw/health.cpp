@@ -230,4 +230,5 @@ void pmfdw_init(void)
 {
     if (process_shared_preload_libraries_in_progress)
         pmfdw_health_preload();
+    pmfdw_batch_join_init();
 }

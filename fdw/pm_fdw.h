@@ -7,6 +7,8 @@
  *   transaction.cpp  remote transactions tied to the local one; tenant context
  *   deparse.cpp      remote SQL from planner expressions
  *   scan.cpp         planning and executing scans (handler lives here)
+ *   limit.cpp        when a scan may carry the query's LIMIT, and its remote text
+ *   batch_join.cpp   local rel JOIN pm_fdw table: one remote = ANY per batch of keys
  *   modify.cpp       INSERT (batched) / UPDATE / DELETE
  *   import.cpp       IMPORT FOREIGN SCHEMA
  *   link.cpp         pm.tier_status, pm.resolve_content(_many), pm.put_content
@@ -25,6 +27,7 @@ extern "C" {
 #include "libpq-fe.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
+#include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "utils/rel.h"
 #include "utils/hsearch.h"
@@ -129,6 +132,22 @@ void pmfdw_report(int elevel, PGresult *res, PmFdwConn *conn,
 const char *pmfdw_conn_tier(PmFdwConn *conn);
 Oid pmfdw_conn_server(PmFdwConn *conn);
 
+/*
+ * A statement run once per execution with new parameter values (nested-loop rescans,
+ * batches of a join): the first execution is a plain PQexecParams; from the second on it
+ * is prepared once on the connection and executed by name, so the remote plans it once.
+ */
+struct PmFdwStmt {
+    int executions;
+    bool prepared;
+    char name[32];
+};
+/* Runs `sql` with text parameters; returns its result (caller checks and PQclear()s). */
+PGresult *pmfdw_stmt_exec(PmFdwConn *conn, PmFdwStmt *stmt, const char *sql, int nparams,
+                          const char *const *values);
+/* DEALLOCATEs the prepared statement, if any. */
+void pmfdw_stmt_release(PmFdwConn *conn, PmFdwStmt *stmt);
+
 /* ---------------------------------------------------------------- transaction.cpp */
 
 void pmfdw_register_xact_callbacks(void);
@@ -153,6 +172,21 @@ void pmfdw_append_literal(StringInfo buf, const char *value);
 
 /* ---------------------------------------------------------------- scan.cpp / modify.cpp */
 
+/* What planning knows about a pm_fdw base relation (RelOptInfo.fdw_private). */
+struct PmFdwRelInfo {
+    ForeignTable *table;
+    ForeignServer *server;
+    UserMapping *user;
+    PmFdwOptions opts;
+    List *remote_conds; /* RestrictInfos shipped in the remote WHERE */
+    List *local_conds;  /* RestrictInfos evaluated locally */
+    Bitmapset *attrs_used;
+};
+/* Is `rel` a pm_fdw foreign table planned by scan.cpp (fdw_private is a PmFdwRelInfo)? */
+bool pmfdw_is_own_rel(RelOptInfo *rel);
+/* The user the scan of range table entry `rti` connects as. */
+UserMapping *pmfdw_exec_user(EState *estate, Index rti, Oid foreigntableid);
+
 extern "C" {
 Datum pm_fdw_handler(PG_FUNCTION_ARGS);
 Datum pm_fdw_validator(PG_FUNCTION_ARGS);
@@ -165,6 +199,18 @@ List *pmfdw_import_foreign_schema(struct ImportForeignSchemaStmt *stmt, Oid serv
 HeapTuple pmfdw_make_tuple(PGresult *res, int row, Relation rel, TupleDesc tupdesc,
                            AttInMetadata *attinmeta, List *retrieved_attrs,
                            MemoryContext temp_context);
+
+/* ---------------------------------------------------------------- limit.cpp */
+
+/* May the scan of `baserel` carry the query's LIMIT (see limit.cpp)?  Then *count (and
+ * *offset, a parameter expression or nullptr) say what to append with pmfdw_append_limit. */
+bool pmfdw_limit_pushable(PlannerInfo *root, RelOptInfo *baserel, Expr **count, Expr **offset);
+void pmfdw_append_limit(StringInfo buf, Expr *count, Expr *offset, List **params_list);
+
+/* ---------------------------------------------------------------- batch_join.cpp */
+
+/* Installs the join hook that batches the keys of a local table into `= ANY($1)`. */
+void pmfdw_batch_join_init(void);
 
 /* _PG_init */
 void pmfdw_init(void);

@@ -52,15 +52,7 @@ constexpr double kStartupCost = 100.0;   /* a round trip, as postgres_fdw's defa
 constexpr double kParamStartupCost = 25.0; /* one round trip, no cursor, prepared */
 constexpr double kTupleCost = 0.01;
 
-struct RelInfo {
-    ForeignTable *table;
-    ForeignServer *server;
-    UserMapping *user;
-    PmFdwOptions opts;
-    List *remote_conds; /* RestrictInfos */
-    List *local_conds;
-    Bitmapset *attrs_used;
-};
+using RelInfo = PmFdwRelInfo;
 
 enum PrivateIndex { PrivSql = 0, PrivRetrieved, PrivFetchSize, PrivRows };
 
@@ -138,32 +130,44 @@ void add_param_path(PlannerInfo *root, RelOptInfo *baserel, RestrictInfo *rinfo,
                                                        NIL, required_outer, nullptr, NIL));
 }
 
+/* fdw_private of a path that carries the query's LIMIT: (count, offset or NULL). */
+List *limit_private(Expr *count, Expr *offset)
+{
+    return list_make2(count, offset);
+}
+
 void get_paths(PlannerInfo *root, RelOptInfo *baserel, Oid)
 {
-    RelInfo *info = (RelInfo *) baserel->fdw_private;
-    (void) info;
     double rows = baserel->rows;
     Cost startup = kStartupCost;
     Cost total = startup + baserel->tuples * cpu_operator_cost + rows * (kTupleCost + cpu_tuple_cost);
-    add_path(baserel, (Path *) create_foreignscan_path(root, baserel, nullptr, rows, startup, total,
-                                                       NIL, baserel->lateral_relids, nullptr, NIL));
 
     /* Remote ORDER BY, when the whole wanted order can be produced remotely. */
+    bool sorted = false;
     if (root->query_pathkeys != NIL) {
-        bool all = true;
+        sorted = true;
         ListCell *lc;
         foreach (lc, root->query_pathkeys)
             if (!pmfdw_is_foreign_pathkey(root, baserel, (PathKey *) lfirst(lc))) {
-                all = false;
+                sorted = false;
                 break;
             }
-        if (all) {
-            Cost sorted_total = total + rows * cpu_operator_cost * 2.0;
-            add_path(baserel,
-                     (Path *) create_foreignscan_path(root, baserel, nullptr, rows, startup,
-                                                      sorted_total, root->query_pathkeys,
-                                                      baserel->lateral_relids, nullptr, NIL));
-        }
+    }
+    /* The LIMIT goes on the path whose output order is the query's (limit.cpp). */
+    Expr *count = nullptr, *offset = nullptr;
+    bool limit = (root->query_pathkeys == NIL || sorted) &&
+                 pmfdw_limit_pushable(root, baserel, &count, &offset);
+    List *plain_private = limit && !sorted ? limit_private(count, offset) : NIL;
+    add_path(baserel, (Path *) create_foreignscan_path(root, baserel, nullptr, rows, startup, total,
+                                                       NIL, baserel->lateral_relids, nullptr,
+                                                       plain_private));
+    if (sorted) {
+        Cost sorted_total = total + rows * cpu_operator_cost * 2.0;
+        add_path(baserel,
+                 (Path *) create_foreignscan_path(root, baserel, nullptr, rows, startup,
+                                                  sorted_total, root->query_pathkeys,
+                                                  baserel->lateral_relids, nullptr,
+                                                  limit ? limit_private(count, offset) : NIL));
     }
 
     /* Parameterised paths for nested loops. */
@@ -221,6 +225,9 @@ ForeignScan *get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid, ForeignPath *
     List *params = NIL;
     pmfdw_deparse_select(&sql, root, baserel, attrs_used, remote_conds, best_path->path.pathkeys,
                          for_update, &retrieved, &params);
+    if (best_path->fdw_private != NIL && !for_update)
+        pmfdw_append_limit(&sql, (Expr *) linitial(best_path->fdw_private),
+                           (Expr *) lsecond(best_path->fdw_private), &params);
 
     List *priv = list_make3(makeString(sql.data), retrieved, makeInteger(info->opts.fetch_size));
     return make_foreignscan(tlist, local_exprs, baserel->relid, params, priv, NIL, NIL, outer_plan);
@@ -242,9 +249,7 @@ struct ScanState {
     List *param_exprs;
     FmgrInfo *param_out;
     const char **param_values;
-    int executions;
-    bool prepared;
-    char stmt_name[32];
+    PmFdwStmt stmt;
     /* cursor mode */
     unsigned int cursor;
     bool cursor_open;
@@ -300,11 +305,8 @@ void begin_scan(ForeignScanState *node, int eflags)
     st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt, "pm_fdw scan tuple",
                                          ALLOCSET_DEFAULT_SIZES);
 
-    RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
-    Oid userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
-    ForeignTable *table = GetForeignTable(RelationGetRelid(st->rel));
-    ForeignServer *server = GetForeignServer(table->serverid);
-    UserMapping *user = GetUserMapping(userid, server->serverid);
+    UserMapping *user = pmfdw_exec_user(estate, fsplan->scan.scanrelid, RelationGetRelid(st->rel));
+    ForeignServer *server = GetForeignServer(user->serverid);
     PmFdwOptions opts;
     pmfdw_table_options(RelationGetRelid(st->rel), &opts);
     st->conn = pmfdw_connect(server, user, &opts, true);
@@ -357,31 +359,8 @@ void start_query(ForeignScanState *node, ScanState *st)
     st->eof = false;
     if (st->nparams > 0) {
         eval_params(node, st);
-        PGresult *res;
-        st->executions++;
-        if (st->executions == 1) {
-            res = pmfdw_exec_params(st->conn, st->sql, st->nparams, st->param_values);
-        } else {
-            if (!st->prepared) {
-                snprintf(st->stmt_name, sizeof(st->stmt_name), "pmfdw_s%u",
-                         pmfdw_next_number(st->conn));
-                PGresult *p = PQprepare(pmfdw_pgconn(st->conn), st->stmt_name, st->sql,
-                                        st->nparams, nullptr);
-                if (PQresultStatus(p) != PGRES_COMMAND_OK)
-                    pmfdw_report(ERROR, p, st->conn, st->sql);
-                PQclear(p);
-                st->prepared = true;
-            }
-            if (!PQsendQueryPrepared(pmfdw_pgconn(st->conn), st->stmt_name, st->nparams,
-                                     st->param_values, nullptr, nullptr, 0))
-                pmfdw_report(ERROR, nullptr, st->conn, st->sql);
-            res = pmfdw_get_result(st->conn);
-            PGresult *extra;
-            while ((extra = pmfdw_get_result(st->conn)) != nullptr)
-                PQclear(extra);
-            if (res == nullptr)
-                res = PQmakeEmptyPGresult(pmfdw_pgconn(st->conn), PGRES_FATAL_ERROR);
-        }
+        PGresult *res = pmfdw_stmt_exec(st->conn, &st->stmt, st->sql, st->nparams,
+                                        st->param_values);
         set_result(st, res);
         check(st, res, st->sql);
         st->eof = true;
@@ -461,11 +440,7 @@ void end_scan(ForeignScanState *node)
         return;
     if (!st->unavailable) {
         close_cursor(st);
-        if (st->prepared) {
-            char *sql = psprintf("DEALLOCATE %s", st->stmt_name);
-            pmfdw_exec_command(st->conn, sql);
-            st->prepared = false;
-        }
+        pmfdw_stmt_release(st->conn, &st->stmt);
     }
     set_result(st, nullptr);
 }
@@ -483,6 +458,20 @@ void explain_scan(ForeignScanState *node, ExplainState *es)
 }
 
 } // namespace
+
+bool pmfdw_is_own_rel(RelOptInfo *rel)
+{
+    return rel->reloptkind == RELOPT_BASEREL && rel->fdwroutine != nullptr &&
+           rel->fdwroutine->GetForeignRelSize == get_rel_size && rel->fdw_private != nullptr;
+}
+
+UserMapping *pmfdw_exec_user(EState *estate, Index rti, Oid foreigntableid)
+{
+    RangeTblEntry *rte = exec_rt_fetch(rti, estate);
+    Oid userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+    ForeignTable *table = GetForeignTable(foreigntableid);
+    return GetUserMapping(userid, table->serverid);
+}
 
 HeapTuple pmfdw_make_tuple(PGresult *res, int row, Relation rel, TupleDesc tupdesc,
                            AttInMetadata *attinmeta, List *retrieved_attrs,

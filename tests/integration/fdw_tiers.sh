@@ -3,10 +3,12 @@
 # two content shards).  penguinmails is preloaded (shared health); the content clusters
 # also preload pg_stat_statements to count the statements the link sends.
 #   1. link_tier / IMPORT FOREIGN SCHEMA (LIMIT TO, EXCEPT)
-#   2. pushdown proven by EXPLAIN VERBOSE (operators, AND/OR/NOT, IN, IS NULL, ORDER BY)
+#   2. pushdown proven by EXPLAIN VERBOSE (operators, AND/OR/NOT, IN, IS NULL, ORDER BY,
+#      LIMIT/OFFSET only when safe, as constants or $n); a pushed LIMIT counted remotely
 #   3. tenant propagation: A sees only A's remote rows, B only B's, no context nothing
 #   4. batched lookups: = ANY(subquery) and resolve_content_many send one remote statement;
-#      INSERT of 250 rows sends 3 (batch_size 100)
+#      INSERT of 250 rows sends 3 (batch_size 100); a join from a local table of 1000 rows
+#      sends 1 (batches of 300: 4), with the results of the same join done locally
 #   5. commit / rollback / savepoints reach the remote; UPDATE, DELETE; foreign partition
 #   6. outage: first call fails within connect_timeout (08006 naming the tier), later
 #      calls < 10 ms, 'empty' mode gives zero rows + WARNING, OLTP keeps working,
@@ -101,6 +103,24 @@ plan=$(o -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM pm_content_link.c
 check_match "= ANY(parameter) pushed as \$1" "$plan" 'storage_key = ANY \(\$1::text\[\]\)'
 plan=$(o -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM pm_content_link.fdw_probe WHERE note ~ 'x'")
 check_match "an unshippable operator stays a local filter" "$plan" 'Filter: \(fdw_probe.note ~'
+plan=$(o -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT storage_key FROM pm_content_link.content_objects
+             WHERE tenant_id = '$A' ORDER BY created_at DESC LIMIT 3 OFFSET 2")
+check_match "LIMIT with ORDER BY pushed (remote LIMIT = count + offset)" \
+    "$(grep 'Remote SQL' <<<"$plan")" 'ORDER BY created_at DESC NULLS FIRST LIMIT 5$'
+remote_sql() { o -c "EXPLAIN (VERBOSE, COSTS OFF) $1" | grep 'Remote SQL' | sed 's/^ *//'; }
+check "LIMIT not pushed past a local filter" \
+    "$(remote_sql "SELECT id FROM pm_content_link.fdw_probe WHERE note ~ 'x' LIMIT 3")" \
+    'Remote SQL: SELECT id, note FROM pm_content.fdw_probe'
+check "LIMIT not pushed past a local sort" \
+    "$(remote_sql "SELECT id FROM pm_content_link.fdw_probe ORDER BY length(note) LIMIT 3")" \
+    'Remote SQL: SELECT id, note FROM pm_content.fdw_probe'
+check "LIMIT not pushed under an aggregate" \
+    "$(remote_sql "SELECT count(*) FROM pm_content_link.fdw_probe LIMIT 3")" \
+    'Remote SQL: SELECT NULL FROM pm_content.fdw_probe'
+check_match "LIMIT / OFFSET parameters sent as \$n (generic plan)" \
+    "$(o -c "PREPARE lim(int, int) AS SELECT id FROM pm_content_link.fdw_probe ORDER BY id LIMIT \$1 OFFSET \$2" \
+         -c "SET plan_cache_mode = force_generic_plan" -c "EXPLAIN (VERBOSE, COSTS OFF) EXECUTE lim(3, 2)")" \
+    'ORDER BY id ASC NULLS LAST LIMIT \(\$1::pg_catalog.int8 \+ \$2::pg_catalog.int8\)'
 
 # --- 3. tenant propagation ----------------------------------------------------------------
 as_app() {   # tenant ('' for none), sql
@@ -137,6 +157,69 @@ o -c "INSERT INTO pm_content_link.fdw_probe (id, note) SELECT g, 'n' || g FROM g
 check "250 rows inserted remotely" "$(c1 -c "SELECT count(*) FROM pm_content.fdw_probe")" "250"
 check "batched INSERT: 3 remote statements for 250 rows (batch_size 100)" \
     "$(c1 -c "SELECT sum(calls) || '/' || sum(rows) FROM pg_stat_statements WHERE query LIKE 'INSERT INTO pm_content.fdw_probe%'")" "3/250"
+c1 -c "SELECT pg_stat_statements_reset()" >/dev/null
+check "LIMIT 3 OFFSET 2 through the link = the same query on the remote" \
+    "$(o -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM pm_content_link.fdw_probe ORDER BY id DESC LIMIT 3 OFFSET 2) s")" \
+    "$(c1 -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM pm_content.fdw_probe ORDER BY id DESC LIMIT 3 OFFSET 2) s")"
+check "... and the remote sent 5 rows, not the table" \
+    "$(c1 -c "SELECT sum(rows) FROM pg_stat_statements WHERE query LIKE 'FETCH%'")" "5"
+check "LIMIT / OFFSET parameters: same rows as the remote" \
+    "$(o -c "PREPARE lim(int, int) AS SELECT string_agg(id::text, ',') FROM (SELECT id FROM pm_content_link.fdw_probe ORDER BY id LIMIT \$1 OFFSET \$2) s" \
+         -c "SET plan_cache_mode = force_generic_plan" -c "EXECUTE lim(4, 7)" -c "EXECUTE lim(NULL, 245)")" \
+    "$(c1 -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM pm_content.fdw_probe ORDER BY id LIMIT 4 OFFSET 7) s" -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM pm_content.fdw_probe ORDER BY id OFFSET 245) s")"
+
+# --- 4b. joins from a local table: one remote statement per batch of keys ----------------
+# Remote rows: keys j1..j1100 (j5 twice, j7 three times), one NULL key; the OLTP side has
+# 1000 outer rows (duplicates, NULL keys, keys with no remote row) and a local copy of the
+# remote table, so every batched result is compared with the same join done locally.
+c1 >/dev/null <<'SQL'
+CREATE TABLE pm_content.fdw_join (k text, n int, note text);
+INSERT INTO pm_content.fdw_join SELECT 'j' || g, g, 'note ' || g FROM generate_series(1, 1100) g;
+INSERT INTO pm_content.fdw_join VALUES ('j5', -5, 'dup'), ('j7', -7, 'dup'), ('j7', -77, 'dup2'), (NULL, 0, 'null key');
+GRANT SELECT ON pm_content.fdw_join TO pm_app;
+SQL
+o >/dev/null <<'SQL'
+CREATE SCHEMA jl;
+IMPORT FOREIGN SCHEMA pm_content LIMIT TO (fdw_join) FROM SERVER pm_tier_content INTO jl;
+CREATE TABLE jcopy (k text, n int, note text);
+INSERT INTO jcopy SELECT 'j' || g, g, 'note ' || g FROM generate_series(1, 1100) g;
+INSERT INTO jcopy VALUES ('j5', -5, 'dup'), ('j7', -7, 'dup'), ('j7', -77, 'dup2'), (NULL, 0, 'null key');
+CREATE TABLE jkeys (id int, k text, tag int);
+INSERT INTO jkeys SELECT g, CASE WHEN g % 100 = 0 THEN NULL WHEN g % 37 = 0 THEN 'none' || g
+                                 ELSE 'j' || (g * 7 % 1200) END, g FROM generate_series(1, 995) g;
+INSERT INTO jkeys VALUES (996, 'j5', 996), (997, 'j5', 997), (998, 'j7', 998), (999, NULL, 999), (1000, 'j1', 1000);
+ANALYZE jkeys; ANALYZE jcopy;
+SQL
+join_result() {   # FROM/JOIN text with %T for the joined table
+    o -c "SELECT md5(string_agg(r::text, ';' ORDER BY r::text)) || '/' || count(*) FROM (SELECT * ${1//%T/$2}) r"
+}
+JOINS=(
+    "FROM jkeys JOIN %T f ON f.k = jkeys.k"
+    "FROM jkeys LEFT JOIN %T f ON f.k = jkeys.k"
+    "FROM jkeys LEFT JOIN %T f ON f.k = jkeys.k AND f.n > 500"
+    "FROM jkeys LEFT JOIN %T f ON f.k = jkeys.k AND f.n < jkeys.tag"
+    "FROM jkeys JOIN %T f ON f.n = jkeys.tag WHERE f.note LIKE '%5%'"
+    "FROM jkeys JOIN %T f ON f.k = jkeys.k WHERE jkeys.id < 0"
+)
+for j in "${JOINS[@]}"; do
+    [[ $j == *"id < 0"* ]] ||   # (an empty outer side may as well be a nested loop)
+        check_match "batched join plan: $j" "$(o -c "EXPLAIN (COSTS OFF) SELECT * ${j//%T/jl.fdw_join}")" 'pm_fdw batched join'
+    check "batched join = local join: $j" "$(join_result "$j" jl.fdw_join)" "$(join_result "$j" jcopy)"
+done
+c1 -c "SELECT pg_stat_statements_reset()" >/dev/null
+check "batched join returns the local join's row count" \
+    "$(o -c "SELECT count(*) FROM jkeys JOIN jl.fdw_join f ON f.k = jkeys.k")" "$(o -c "SELECT count(*) FROM jkeys JOIN jcopy f ON f.k = jkeys.k")"
+check "1000 outer rows joined: 1 remote statement (pm.fdw_join_batch_size 1000)" \
+    "$(c1 -c "SELECT sum(calls) FROM pg_stat_statements WHERE query LIKE '%fdw_join%'")" "1"
+c1 -c "SELECT pg_stat_statements_reset()" >/dev/null
+o -c "SET pm.fdw_join_batch_size = 300" -c "SELECT count(*) FROM jkeys LEFT JOIN jl.fdw_join f ON f.k = jkeys.k" >/dev/null
+check "1000 outer rows, batches of 300: 4 remote statements" \
+    "$(c1 -c "SELECT sum(calls) FROM pg_stat_statements WHERE query LIKE '%fdw_join%'")" "4"
+check_match "EXPLAIN ANALYZE counts batches and remote statements" \
+    "$(o -c "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF) SELECT * FROM jkeys JOIN jl.fdw_join f ON f.k = jkeys.k")" \
+    'ANY \(\$1::pg_catalog.text\[\]\).*Outer Batches: 1.*Remote Statements: 1'
+check_match "pm.fdw_join_batch_size = 0 turns it off" \
+    "$(o -c "SET pm.fdw_join_batch_size = 0" -c "EXPLAIN (COSTS OFF) SELECT * FROM jkeys JOIN jl.fdw_join f ON f.k = jkeys.k")" '^(Hash|Nested|Merge)'
 
 # --- 5. transactions, UPDATE / DELETE, partitions -----------------------------------------
 o -c "BEGIN" -c "INSERT INTO pm_content_link.fdw_probe VALUES (1001, NULL, 'rolled back')" -c "ROLLBACK" >/dev/null
