@@ -604,11 +604,11 @@ BEGIN
 END
 $fn$;
 
--- C++ (src/queue_claim.cpp).  Queues without a per-tenant cap: rounds of one statement each
--- (lock the first `want` ready jobs in (priority, run_at) order with SKIP LOCKED, lease at
--- once those without a rate key, probe the claim hint), rate-keyed candidates through a
--- second statement that consumes their budgets (one upsert per key and window) and defers
--- the rest to their window's end.  The scan starts at the queue's claim hint (shared
+-- C++ (src/queue_claim.cpp).  Queues without a per-tenant cap: rounds of a locking
+-- statement (the first `want` ready jobs in (priority, run_at) order, SKIP LOCKED) and a
+-- lease statement (consumes the budgets of rate-keyed candidates, one upsert per key and
+-- window, defers the over-budget ones to their window's end, probes the claim hint).  The
+-- scan starts at the queue's claim hint (shared
 -- memory): claimed jobs leave dead entries at the head of jobs_ready_idx that vacuum cannot
 -- remove while any session holds an older snapshot, and the hint lets the btree descent
 -- skip them (docs/queue.md).  Queues with max_running_per_tenant: claim_capped().

@@ -2,14 +2,18 @@
  * queue_claim.cpp — pm_queue.claim(queues, worker_id, max_jobs): the hot path in C++ over
  * statements planned once per backend (queue_plan.h).
  *
- * A round is one statement: lock the first `want` ready jobs in (priority, run_at) order
- * with SKIP LOCKED (an ordered range scan of jobs_ready_idx per queue, merged across
- * queues), lease at once those without a rate key, and probe where the first live entry of
- * the ready index is (the claim hint, common/claim_hint.h).  Rate-keyed candidates go
- * through a second statement that consumes their budgets (one upsert per key and window)
- * and defers the rest to their window's end.  Another round follows only when candidates
- * were deferred and more may be ready (bounded).  Queues with max_running_per_tenant take
- * the plpgsql path pm_queue.claim_capped().
+ * A single-queue round (a worker's usual call) is two statements: lock_plan locks the first
+ * `want` ready jobs in (priority, run_at) order with SKIP LOCKED (an ordered range scan of
+ * jobs_ready_idx) and nothing else, then one lease statement leases them, consuming the
+ * rate budgets of keyed ones (one upsert per key and window; over-budget ones are deferred
+ * to their window's end by defer_plan), and probes where the first live entry of the ready
+ * index is (the claim hint, common/claim_hint.h).  Locking stays out of the big statement
+ * because EvalPlanQual rechecks re-initialise every sub-plan of the locking statement (see
+ * lock_plan).  Multi-queue claims run round_plan (lock, lease unkeyed, probe in one
+ * statement, a scan per queue merged in order) and the lease statement for keyed
+ * candidates.  Another round follows only when candidates were deferred and more may be
+ * ready (bounded).  Queues with max_running_per_tenant take the plpgsql path
+ * pm_queue.claim_capped().
  */
 #include "boundary.h"
 #include "queue_plan.h"
@@ -42,90 +46,119 @@ using pm::queue::result_value;
 
 constexpr int kMaxRounds = 8;
 
-/* $1 queues, $2/$3 start (priority, run_at), $4 want, $5 worker, $6 ids to skip,
- * $7 the queue whose first live ready entry to probe (NULL: no probe). */
-KeptPlan round_plan(R"SQL(
-WITH q AS MATERIALIZED (
-    SELECT jq.name, jq.is_active, jq.max_running_per_tenant IS NOT NULL AS capped, jq.timeout_seconds,
-           x.name IS NULL AS null_name, jq.name IS NULL AS unknown
-      FROM unnest($1::text[]) AS x(name)
-      LEFT JOIN pm_queue.job_queues jq ON jq.name = x.name
-), cand AS MATERIALIZED (
-    SELECT c.id, c.rate_key, c.priority, c.run_at, true AS key_ok
-      FROM q CROSS JOIN LATERAL (
-           SELECT j.id, j.rate_key, j.priority, j.run_at
-             FROM pm_queue.jobs j
-            WHERE j.queue_name = q.name
-              AND j.status IN ('queued', 'retry_scheduled')
-              AND j.run_at <= now()
-              AND (j.priority, j.run_at) >= ($2, $3)
-              AND j.id <> ALL ($6)
-              -- One claimer per rate key at a time: the key's advisory lock is tried before
-              -- the row is locked, so a job whose key another claimer is consuming is left
-              -- to that claimer (neither locked nor waited for; it stays live, so the hint
-              -- probe below never passes it).  Held to commit; never waited on: no deadlock.
-              AND (j.rate_key IS NULL
-                   OR pg_try_advisory_xact_lock(7368050, hashtext(j.rate_key)))
-            ORDER BY j.priority, j.run_at
-            LIMIT $4
-              FOR UPDATE SKIP LOCKED) c
-     WHERE q.is_active AND NOT q.capped
-     ORDER BY c.priority, c.run_at
-     LIMIT $4
-), claimed AS (
-    -- Rows by `id = ANY (...)`, not by a join: the plan stays a primary-key probe whatever
-    -- the planner guesses about the size of cand.
-    UPDATE pm_queue.jobs j
-       SET status = 'running', locked_by = $5,
-           locked_until = now() + (SELECT q.timeout_seconds FROM q WHERE q.name = j.queue_name)
-                                  * interval '1 second',
-           attempt_count = j.attempt_count + 1, started_at = now(), updated_at = now()
-     WHERE j.id = ANY (ARRAY(SELECT c.id FROM cand c WHERE c.rate_key IS NULL))
-    RETURNING j.*
-)
-SELECT 't'::text AS kind, c::pm_queue.jobs AS job, c.id, c.priority, c.run_at FROM claimed c
-UNION ALL
-SELECT CASE WHEN c.key_ok THEN 'k' ELSE 's' END, NULL, c.id, c.priority, c.run_at
-  FROM cand c WHERE c.rate_key IS NOT NULL
-UNION ALL
--- The first live entry of the ready index from the start: due or not, locked or not.
-SELECT 'f', NULL, NULL, f.priority, f.run_at
-  FROM (SELECT j.priority, j.run_at FROM pm_queue.jobs j
-         WHERE j.queue_name = $7 AND j.status IN ('queued', 'retry_scheduled')
-           AND (j.priority, j.run_at) >= ($2, $3)
-         ORDER BY j.priority, j.run_at LIMIT 1) f
-UNION ALL
-SELECT CASE WHEN q.unknown THEN 'u' ELSE 'c' END, NULL, NULL, NULL, NULL
-  FROM q WHERE q.unknown OR (q.capped AND q.is_active)
-)SQL",
-                    {TEXTARRAYOID, INT4OID, TIMESTAMPTZOID, INT4OID, TEXTOID, UUIDARRAYOID, TEXTOID});
+/*
+ * A round: $1 queues, $2/$3 start (priority, run_at), $4 want, $5 worker, $6 ids to skip,
+ * $7 the queue whose first live ready entry to probe (NULL: no probe).
+ *   q      the queues (and which are unknown, paused, capped);
+ *   cand   the first `want` ready jobs in (priority, run_at) order, locked with SKIP LOCKED
+ *          (an ordered range scan of jobs_ready_idx per queue, merged across queues);
+ *   probe  the first live entry of the ready index from the start: due or not, locked or
+ *          not (the claim hint, common/claim_hint.h).
+ * Result rows: kind 't' a leased job, 'k' a rate-keyed candidate left to the caller, 'd' a
+ * deferred one (priority, run_at = its new run_at, queue), 'f' the probe, 'c' a capped
+ * queue, 'u' an unknown one.
+ */
+#define PM_ROUND_CAND                                                                            \
+    "WITH q AS MATERIALIZED ("                                                                   \
+    "    SELECT jq.name, jq.is_active, jq.max_running_per_tenant IS NOT NULL AS capped,"         \
+    "           jq.timeout_seconds, jq.name IS NULL AS unknown"                                  \
+    "      FROM unnest($1::text[]) AS x(name)"                                                   \
+    "      LEFT JOIN pm_queue.job_queues jq ON jq.name = x.name"                                 \
+    "), cand AS MATERIALIZED ("                                                                  \
+    "    SELECT c.id, c.rate_key, c.priority, c.run_at, c.queue_name"                            \
+    "      FROM q CROSS JOIN LATERAL ("                                                          \
+    "           SELECT j.id, j.rate_key, j.priority, j.run_at, j.queue_name"                     \
+    "             FROM pm_queue.jobs j"                                                          \
+    "            WHERE j.queue_name = q.name"                                                    \
+    "              AND j.status IN ('queued', 'retry_scheduled')"                                \
+    "              AND j.run_at <= now()"                                                        \
+    "              AND (j.priority, j.run_at) >= ($2, $3)"                                       \
+    "              AND j.id <> ALL ($6)"                                                         \
+    /* One claimer per rate key at a time: the key's advisory lock is tried before the row  \
+     * is locked, so a job whose key another claimer is consuming is left to that claimer   \
+     * (neither locked nor waited for; it stays live, so the hint probe never passes it).   \
+     * Held to commit; never waited on: no deadlock. */                                      \
+    "              AND (j.rate_key IS NULL"                                                      \
+    "                   OR pg_try_advisory_xact_lock(7368050, hashtext(j.rate_key)))"            \
+    "            ORDER BY j.priority, j.run_at"                                                  \
+    "            LIMIT $4"                                                                       \
+    "              FOR UPDATE SKIP LOCKED) c"                                                    \
+    "     WHERE q.is_active AND NOT q.capped"                                                    \
+    "     ORDER BY c.priority, c.run_at"                                                         \
+    "     LIMIT $4"                                                                              \
+    ")"
 
-/* Rate-limited candidates ($1 ids, locked by this claim; $2 worker): which run now.
+/* Leases the jobs of `verdict 'take'`: rows by `id = ANY (...)`, not by a join, so the plan
+ * stays a primary-key probe whatever the planner guesses about the size of cand. */
+#define PM_ROUND_LEASE(WORKER, TAKE_IDS)                                                         \
+    ", claimed AS ("                                                                             \
+    "    UPDATE pm_queue.jobs j"                                                                 \
+    "       SET status = 'running', locked_by = " WORKER ","                                     \
+    "           locked_until = now() + (SELECT q.timeout_seconds FROM q WHERE q.name = j.queue_name)" \
+    "                                  * interval '1 second',"                                   \
+    "           attempt_count = j.attempt_count + 1, started_at = now(), updated_at = now()"     \
+    "     WHERE j.id = ANY (ARRAY(" TAKE_IDS "))"                                               \
+    "    RETURNING j.*"                                                                          \
+    ")"
+
+/* The first live entry of the ready index of queue QUEUE from (PRIO, RUN_AT): due or not,
+ * locked or not (the claim hint). */
+#define PM_PROBE(QUEUE, PRIO, RUN_AT)                                                            \
+    " UNION ALL"                                                                                 \
+    " SELECT 'f', NULL, NULL, f.priority, f.run_at, NULL"                                        \
+    "   FROM (SELECT j.priority, j.run_at FROM pm_queue.jobs j"                                  \
+    "          WHERE j.queue_name = " QUEUE " AND j.status IN ('queued', 'retry_scheduled')"     \
+    "            AND (j.priority, j.run_at) >= (" PRIO ", " RUN_AT ")"                          \
+    "          ORDER BY j.priority, j.run_at LIMIT 1) f"
+
+#define PM_ROUND_TAIL                                                                            \
+    PM_PROBE("$7", "$2", "$3")                                                                   \
+    " UNION ALL"                                                                                 \
+    " SELECT CASE WHEN q.unknown THEN 'u' ELSE 'c' END, NULL, NULL, NULL, NULL, NULL"            \
+    "   FROM q WHERE q.unknown OR (q.capped AND q.is_active)"
+
+const std::initializer_list<Oid> kRoundArgs = {TEXTARRAYOID, INT4OID, TIMESTAMPTZOID, INT4OID,
+                                               TEXTOID,      UUIDARRAYOID, TEXTOID};
+
+/* Queues whose jobs carry no rate key: lease every candidate; a keyed one (rare here) is
+ * returned as 'k' and goes through keyed_lease_plan_*. */
+KeptPlan round_plan(PM_ROUND_CAND PM_ROUND_LEASE("$5", "SELECT c.id FROM cand c WHERE c.rate_key IS NULL")
+                    " SELECT 't'::text AS kind, c::pm_queue.jobs AS job, c.id, c.priority, c.run_at,"
+                    "        NULL::text AS queue FROM claimed c"
+                    " UNION ALL"
+                    " SELECT 'k', NULL, c.id, c.priority, c.run_at, NULL FROM cand c"
+                    "  WHERE c.rate_key IS NOT NULL" PM_ROUND_TAIL,
+                    kRoundArgs);
+
+/*
+ * Budgets of rate-keyed candidates (`cand`, locked by this claim): which run now.
  *   budgets   the finite budget of each key (pm_queue.rate_limits, else the mailbox's
- *             daily_limit when pm_oltp shares the database);
+ *             daily_limit when pm_oltp shares the database).  Every key here is already
+ *             this claimer's: lock_plan and round_plan only lock a keyed job after taking
+ *             its key's advisory lock, so no other claimer consumes these keys until this
+ *             transaction ends;
  *   granted   consume: one upsert per key and window.  ON CONFLICT DO UPDATE works on the
  *             latest committed counter under its row lock, so the grants of successive
  *             claimers add up whatever their snapshots, and used never passes max_per_window;
- *   verdict   the first `granted` candidates of each key (claim order) run; the rest are
- *             deferred to the end of the window (run_at), never failed. */
-#define PM_LIMITED_SQL(BUDGET_JOIN)                                                              \
-    "WITH cand AS ("                                                                             \
-    "    SELECT j.id, j.rate_key, j.priority, j.run_at, j.queue_name"                            \
-    "      FROM pm_queue.jobs j WHERE j.id = ANY ($1)"                                           \
-    "), budgets AS ("                                                                            \
+ *   verdict   unkeyed and unlimited candidates run; of the others the first `granted` of
+ *             each key (claim order) run, the rest are deferred to the end of the window
+ *             (run_at), never failed: by defer_plan, a statement of its own run only when
+ *             there is something to defer (an UPDATE here would cost every claim the set-up
+ *             of a second ModifyTable on jobs, with its six indexes).
+ */
+#define PM_BUDGETS(BUDGET_JOIN)                                                                  \
+    ", budgets AS ("                                                                             \
     "    SELECT k.key, " BUDGET_JOIN                                                             \
-    "), locked AS ("                                                                             \
-    "    SELECT b.*, pg_try_advisory_xact_lock(7368050, hashtext(b.key)) AS ok FROM budgets b"   \
     "), granted AS ("                                                                            \
     "    INSERT INTO pm_queue.rate_windows AS w"                                                 \
     "           (key, window_start, window_end, max_per_window, used, last_grant)"               \
     "    SELECT b.key, s.ws, s.ws + b.window_len, b.max_per_window,"                             \
     "           least(n.n, b.max_per_window), least(n.n, b.max_per_window)"                      \
-    "      FROM locked b"                                                                        \
-    "      JOIN (SELECT c.rate_key, count(*)::int AS n FROM cand c GROUP BY 1) n"                \
+    "      FROM budgets b"                                                                       \
+    "      JOIN (SELECT c.rate_key, count(*)::int AS n FROM cand c"                              \
+    "             WHERE c.rate_key IS NOT NULL GROUP BY 1) n"                                    \
     "        ON n.rate_key = b.key"                                                              \
     "     CROSS JOIN LATERAL (SELECT pm_queue.rate_window_start(now(), b.window_len) AS ws) s"   \
-    "     WHERE b.ok"                                                                            \
     "    ON CONFLICT (key, window_start) DO UPDATE"                                              \
     "       SET used = w.used + least(excluded.last_grant,"                                      \
     "                                 greatest(excluded.max_per_window - w.used, 0)),"           \
@@ -135,52 +168,105 @@ SELECT CASE WHEN q.unknown THEN 'u' ELSE 'c' END, NULL, NULL, NULL, NULL
     "     WHERE w.used < excluded.max_per_window"                                                \
     "    RETURNING w.key, w.last_grant"                                                          \
     "), verdict AS ("                                                                            \
-    "    SELECT c.id, c.priority, c.queue_name,"                                                 \
-    "           CASE WHEN b.key IS NULL THEN 'take'"                                             \
-    "                WHEN NOT b.ok THEN 'skip'"                                                  \
+    "    SELECT c.id, c.priority, c.run_at, c.queue_name,"                                       \
+    "           CASE WHEN c.rate_key IS NULL OR b.key IS NULL THEN 't'"                          \
     "                WHEN row_number() OVER (PARTITION BY c.rate_key ORDER BY c.priority, c.run_at)" \
-    "                     <= coalesce(g.last_grant, 0) THEN 'take'"                              \
-    "                ELSE 'defer' END AS verdict,"                                               \
+    "                     <= coalesce(g.last_grant, 0) THEN 't'"                                 \
+    "                ELSE 'd' END AS verdict,"                                                   \
     "           pm_queue.rate_window_start(now(), b.window_len) + b.window_len AS until"         \
     "      FROM cand c"                                                                          \
-    "      LEFT JOIN locked b ON b.key = c.rate_key"                                             \
+    "      LEFT JOIN budgets b ON b.key = c.rate_key"                                             \
     "      LEFT JOIN granted g ON g.key = c.rate_key"                                            \
-    "), deferred AS ("                                                                           \
-    "    UPDATE pm_queue.jobs j"                                                                 \
-    "       SET run_at = (SELECT v.until FROM verdict v WHERE v.id = j.id), updated_at = now()"  \
-    "     WHERE j.id = ANY (ARRAY(SELECT v.id FROM verdict v WHERE v.verdict = 'defer'))"        \
-    "    RETURNING j.id"                                                                         \
-    "), claimed AS ("                                                                            \
-    "    UPDATE pm_queue.jobs j"                                                                 \
-    "       SET status = 'running', locked_by = $2,"                                             \
-    "           locked_until = now() + (SELECT q.timeout_seconds FROM pm_queue.job_queues q"     \
-    "                                    WHERE q.name = j.queue_name) * interval '1 second',"    \
-    "           attempt_count = j.attempt_count + 1, started_at = now(), updated_at = now()"     \
-    "     WHERE j.id = ANY (ARRAY(SELECT v.id FROM verdict v WHERE v.verdict = 'take'))"         \
-    "    RETURNING j.*"                                                                          \
-    ")"                                                                                          \
-    " SELECT 'take'::text AS verdict, c.id, c::pm_queue.jobs AS job, c.priority,"                \
-    "        NULL::timestamptz AS until, c.queue_name FROM claimed c"                            \
+    ")"
+
+#define PM_BUDGETS_OLTP                                                                          \
+    PM_BUDGETS("coalesce(r.max_per_window, m.daily_limit) AS max_per_window,"                   \
+               "           coalesce(r.window_len, interval '1 day') AS window_len"              \
+               "      FROM (SELECT DISTINCT c.rate_key AS key FROM cand c"                      \
+               "             WHERE c.rate_key IS NOT NULL) k"                                   \
+               "      LEFT JOIN LATERAL (SELECT rl.max_per_window, rl.window_len"               \
+               "                           FROM pm_queue.rate_limits rl"                        \
+               "                          WHERE rl.key = k.key LIMIT 1) r ON true"              \
+               "      LEFT JOIN LATERAL (SELECT a.daily_limit FROM pm_oltp.email_accounts a"    \
+               "                          WHERE r.max_per_window IS NULL"                       \
+               "                            AND a.id = pm_queue.rate_key_mailbox(k.key)"        \
+               "                            AND a.daily_limit IS NOT NULL LIMIT 1) m ON true"   \
+               "     WHERE r.max_per_window IS NOT NULL OR m.daily_limit IS NOT NULL")
+
+#define PM_BUDGETS_ALONE                                                                         \
+    PM_BUDGETS("r.max_per_window, r.window_len"                                                 \
+               "      FROM (SELECT DISTINCT c.rate_key AS key FROM cand c"                      \
+               "             WHERE c.rate_key IS NOT NULL) k"                                   \
+               "      CROSS JOIN LATERAL (SELECT rl.max_per_window, rl.window_len"              \
+               "                            FROM pm_queue.rate_limits rl"                       \
+               "                           WHERE rl.key = k.key LIMIT 1) r")
+
+/* Leases jobs this claim has locked ($1 their ids, $2 worker) through the budget pipeline
+ * (unkeyed ones pass straight through), and probes the ready index of queue $3 from
+ * ($4, $5) for the claim hint (NULL: no probe). */
+#define PM_KEYED_LEASE_SQL(BUDGETS)                                                                  \
+    "WITH q AS (SELECT jq.name, jq.timeout_seconds FROM pm_queue.job_queues jq"                  \
+    "), cand AS ("                                                                               \
+    "    SELECT j.id, j.rate_key, j.priority, j.run_at, j.queue_name"                            \
+    "      FROM pm_queue.jobs j WHERE j.id = ANY ($1)"                                           \
+    ")" BUDGETS                                                                                  \
+    PM_ROUND_LEASE("$2", "SELECT v.id FROM verdict v WHERE v.verdict = 't'")                  \
+    " SELECT 't'::text AS kind, c::pm_queue.jobs AS job, c.id, c.priority, c.run_at,"            \
+    "        NULL::text AS queue FROM claimed c"                                                 \
     " UNION ALL"                                                                                 \
-    " SELECT v.verdict, v.id, NULL, v.priority, v.until, v.queue_name"                           \
-    "   FROM verdict v WHERE v.verdict <> 'take'"
+    " SELECT v.verdict, NULL, v.id, v.priority, v.until, v.queue_name FROM verdict v"            \
+    "  WHERE v.verdict <> 't'" PM_PROBE("$3", "$4", "$5")
 
-KeptPlan limited_plan_oltp(
-    PM_LIMITED_SQL("coalesce(r.max_per_window, m.daily_limit) AS max_per_window,"
-                   "           coalesce(r.window_len, interval '1 day') AS window_len"
-                   "      FROM (SELECT DISTINCT c.rate_key AS key FROM cand c) k"
-                   "      LEFT JOIN pm_queue.rate_limits r ON r.key = k.key"
-                   "      LEFT JOIN pm_oltp.email_accounts m"
-                   "             ON r.key IS NULL AND m.id = pm_queue.rate_key_mailbox(k.key)"
-                   "            AND m.daily_limit IS NOT NULL"
-                   "     WHERE r.key IS NOT NULL OR m.id IS NOT NULL"),
-    {UUIDARRAYOID, TEXTOID});
+const std::initializer_list<Oid> kLeaseArgs = {UUIDARRAYOID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
 
-KeptPlan limited_plan_alone(
-    PM_LIMITED_SQL("r.max_per_window, r.window_len"
-                   "      FROM (SELECT DISTINCT c.rate_key AS key FROM cand c) k"
-                   "      JOIN pm_queue.rate_limits r ON r.key = k.key"),
-    {UUIDARRAYOID, TEXTOID});
+KeptPlan keyed_lease_plan_oltp(PM_KEYED_LEASE_SQL(PM_BUDGETS_OLTP), kLeaseArgs);
+KeptPlan keyed_lease_plan_alone(PM_KEYED_LEASE_SQL(PM_BUDGETS_ALONE), kLeaseArgs);
+
+/* The same without rate keys. */
+KeptPlan lease_plan("WITH q AS (SELECT jq.name, jq.timeout_seconds FROM pm_queue.job_queues jq)"
+                    PM_ROUND_LEASE("$2", "SELECT unnest($1::uuid[])")
+                    " SELECT 't'::text AS kind, c::pm_queue.jobs AS job, c.id, c.priority, c.run_at,"
+                    "        NULL::text AS queue FROM claimed c" PM_PROBE("$3", "$4", "$5"),
+                    kLeaseArgs);
+
+/* Moves over-budget jobs ($1, locked by this claim) to the end of their window ($2). */
+KeptPlan defer_plan("UPDATE pm_queue.jobs j SET run_at = d.until, updated_at = now()"
+                    "  FROM unnest($1::uuid[], $2::timestamptz[]) AS d(id, until)"
+                    " WHERE j.id = d.id",
+                    {UUIDARRAYOID, TIMESTAMPTZARRAYOID});
+
+/*
+ * Single-queue claims (a worker's usual call) lock their candidates in a statement of their
+ * own, without CTEs or sub-plans ($1 queue, $2/$3 start (priority, run_at), $4 want, $5 ids
+ * to skip).  Why: a candidate claimed and committed by another worker after this
+ * statement's snapshot is found again by SKIP LOCKED's update-chain walk, and rechecked by
+ * EvalPlanQual, whose set-up initialises every sub-plan of the statement once more; under
+ * contention (4+ workers) that happened on most claims and, with the lease and the budget
+ * pipeline in the same statement, doubled the server CPU per claim.  The queue's own state
+ * is a one-time filter (an InitPlan): a paused or capped queue locks nothing.
+ */
+KeptPlan lock_plan(
+    "SELECT j.id, j.rate_key IS NOT NULL AS keyed"
+    "  FROM pm_queue.jobs j"
+    " WHERE j.queue_name = $1"
+    "   AND j.status IN ('queued', 'retry_scheduled')"
+    "   AND j.run_at <= now()"
+    "   AND (j.priority, j.run_at) >= ($2, $3)"
+    "   AND j.id <> ALL ($5)"
+    "   AND EXISTS (SELECT 1 FROM pm_queue.job_queues q"
+    "                WHERE q.name = $1 AND q.is_active AND q.max_running_per_tenant IS NULL)"
+    /* The key's advisory lock before the row's: see PM_ROUND_CAND. */
+    "   AND (j.rate_key IS NULL OR pg_try_advisory_xact_lock(7368050, hashtext(j.rate_key)))"
+    " ORDER BY j.priority, j.run_at"
+    " LIMIT $4"
+    "   FOR UPDATE OF j SKIP LOCKED",
+    {TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, UUIDARRAYOID});
+
+/* Why a single-queue claim found fewer jobs than it wanted: unknown queue (no row), capped
+ * (claim_capped()), paused or simply short. */
+KeptPlan queue_state_plan("SELECT q.max_running_per_tenant IS NOT NULL AND q.is_active"
+                          "  FROM pm_queue.job_queues q WHERE q.name = $1",
+                          {TEXTOID});
 
 KeptPlan capped_plan("SELECT c FROM pm_queue.claim_capped($1, $2, $3) c", {TEXTARRAYOID, TEXTOID, INT4OID});
 
@@ -208,6 +294,19 @@ Datum uuid_array(const std::vector<pg_uuid_t> &ids)
         }
         result = PointerGetDatum(construct_array(elems, static_cast<int>(ids.size()), UUIDOID,
                                                  UUID_LEN, false, TYPALIGN_CHAR));
+    });
+    return result;
+}
+
+Datum timestamptz_array(const std::vector<TimestampTz> &values)
+{
+    Datum result = (Datum) 0;
+    pm::pg_call([&] {
+        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (values.size() + 1)));
+        for (std::size_t i = 0; i < values.size(); i++)
+            elems[i] = TimestampTzGetDatum(values[i]);
+        result = PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), TIMESTAMPTZOID,
+                                                 sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
     });
     return result;
 }
@@ -298,75 +397,121 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
         bool has_capped = false;
         bool unknown = false;
         std::vector<pg_uuid_t> seen;
-        for (int round = 1;; round++) {
-            int n_cand = 0;
-            std::vector<pg_uuid_t> keyed;
-            std::optional<HintKey> first_live;
-            {
-                pm::queue_shared::HotWrite hot;
-                /* $7: probe for the hint only where it is used. */
-                const Datum probe = single && round == 1 && slot >= 0 ? pm::text_datum(names[0]) : (Datum) 0;
-                const Datum args[7] = {queues, Int32GetDatum(start.from.priority),
-                                       TimestampTzGetDatum(start.from.run_at), Int32GetDatum(want),
-                                       worker, uuid_array(seen), probe};
-                const char nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', probe ? ' ' : 'n', '\0'};
-                const uint64 rows = round_plan.run(args, nulls);
-                for (uint64 r = 0; r < rows; r++) {
-                    const char kind = *VARDATA_ANY(DatumGetTextPP(*result_value(r, 1)));
-                    switch (kind) {
-                    case 't':
-                        put_job(rsinfo, *result_value(r, 2));
-                        n_claimed++;
-                        n_cand++;
-                        break;
-                    case 'k':
-                        keyed.push_back(*DatumGetUUIDP(*result_value(r, 3)));
-                        n_cand++;
-                        break;
-                    case 's':
-                        seen.push_back(*DatumGetUUIDP(*result_value(r, 3)));
-                        n_cand++;
-                        break;
-                    case 'f':
-                        first_live = HintKey{DatumGetInt32(*result_value(r, 4)),
-                                             DatumGetTimestampTz(*result_value(r, 5))};
-                        break;
-                    case 'c':
-                        has_capped = true;
-                        break;
-                    default:
-                        unknown = true;
-                        break;
-                    }
+        std::vector<pg_uuid_t> keyed;
+        std::optional<HintKey> first_live;
+        std::vector<pg_uuid_t> defer_ids;
+        std::vector<TimestampTz> defer_until;
+        int n_cand = 0;
+        /* Rows of any round statement (see PM_ROUND_TAIL for the kinds). */
+        auto take_rows = [&](uint64 rows, bool candidates) {
+            for (uint64 r = 0; r < rows; r++) {
+                const char kind = *VARDATA_ANY(DatumGetTextPP(*result_value(r, 1)));
+                if (candidates && (kind == 't' || kind == 'k' || kind == 'd'))
+                    n_cand++;
+                switch (kind) {
+                case 't':
+                    put_job(rsinfo, *result_value(r, 2));
+                    n_claimed++;
+                    break;
+                case 'k':
+                    keyed.push_back(*DatumGetUUIDP(*result_value(r, 3)));
+                    break;
+                case 'd': {
+                    /* Ready again at its window's end: the hint must not pass it. */
+                    const std::string queue = pm::to_string(DatumGetTextPP(*result_value(r, 6)));
+                    const TimestampTz until = DatumGetTimestampTz(*result_value(r, 5));
+                    pm::queue_shared::lower_at_commit(queue, HintKey{DatumGetInt32(*result_value(r, 4)), until});
+                    seen.push_back(*DatumGetUUIDP(*result_value(r, 3)));
+                    defer_ids.push_back(seen.back());
+                    defer_until.push_back(until);
+                    break;
                 }
-                if (round == 1 && slot >= 0)
-                    pm::queue_shared::finish_claim(slot, start, first_live);
+                case 'f':
+                    first_live = HintKey{DatumGetInt32(*result_value(r, 4)),
+                                         DatumGetTimestampTz(*result_value(r, 5))};
+                    break;
+                case 'c':
+                    has_capped = true;
+                    break;
+                default:
+                    unknown = true;
+                    break;
+                }
+            }
+        };
+        for (int round = 1;; round++) {
+            n_cand = 0;
+            keyed.clear();
+            first_live.reset();
+            /* $7 / lease $3: probe for the hint only where it is used. */
+            const Datum probe = single && round == 1 && slot >= 0 ? pm::text_datum(names[0]) : (Datum) 0;
+            if (single) {
+                /* Lock (lock_plan), then lease what was locked, through the budget
+                 * pipeline when any candidate has a rate key. */
+                std::vector<pg_uuid_t> locked;
+                bool any_keyed = false;
+                {
+                    const Datum args[5] = {pm::text_datum(names[0]), Int32GetDatum(start.from.priority),
+                                           TimestampTzGetDatum(start.from.run_at), Int32GetDatum(want),
+                                           uuid_array(seen)};
+                    const uint64 rows = lock_plan.run(args, "     ");
+                    for (uint64 r = 0; r < rows; r++) {
+                        locked.push_back(*DatumGetUUIDP(*result_value(r, 1)));
+                        any_keyed = any_keyed || DatumGetBool(*result_value(r, 2));
+                    }
+                    n_cand = static_cast<int>(rows);
+                }
+                if (n_cand < want && round == 1) {
+                    const Datum args[1] = {pm::text_datum(names[0])};
+                    if (queue_state_plan.run(args, " ") == 0)
+                        unknown = true;
+                    else
+                        has_capped = DatumGetBool(*result_value(0, 1));
+                }
+                if (!locked.empty() || probe) {
+                    pm::queue_shared::HotWrite hot;
+                    KeptPlan &plan = !any_keyed             ? lease_plan
+                                     : oltp_mailboxes_here() ? keyed_lease_plan_oltp
+                                                             : keyed_lease_plan_alone;
+                    /* The probe is this statement's, so the hint's claim window starts here
+                     * rather than before lock_plan: the shorter the window, the fewer
+                     * lowerings by concurrent commits it overlaps, and past
+                     * kRecentLowerings of them the claim could not advance the hint. */
+                    const pm::queue::ClaimStart probe_start = probe ? pm::queue_shared::begin_claim(slot) : start;
+                    const Datum args[5] = {uuid_array(locked), worker, probe,
+                                           Int32GetDatum(probe_start.from.priority),
+                                           TimestampTzGetDatum(probe_start.from.run_at)};
+                    const char nulls[6] = {' ', ' ', probe ? ' ' : 'n', ' ', ' ', '\0'};
+                    take_rows(plan.run(args, nulls), false);
+                    if (probe)
+                        pm::queue_shared::finish_claim(slot, probe_start, first_live);
+                }
+            } else {
+                {
+                    pm::queue_shared::HotWrite hot;
+                    const Datum args[7] = {queues, Int32GetDatum(start.from.priority),
+                                           TimestampTzGetDatum(start.from.run_at), Int32GetDatum(want),
+                                           worker, uuid_array(seen), probe};
+                    const char nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', probe ? ' ' : 'n', '\0'};
+                    take_rows(round_plan.run(args, nulls), true);
+                }
+                if (!keyed.empty()) {
+                    pm::queue_shared::HotWrite hot;
+                    KeptPlan &plan = oltp_mailboxes_here() ? keyed_lease_plan_oltp : keyed_lease_plan_alone;
+                    const Datum args[5] = {uuid_array(keyed), worker, (Datum) 0, Int32GetDatum(0),
+                                           TimestampTzGetDatum(0)};
+                    take_rows(plan.run(args, "  nnn"), false);
+                }
+            }
+            if (!defer_ids.empty()) {
+                pm::queue_shared::HotWrite hot;
+                const Datum args[2] = {uuid_array(defer_ids), timestamptz_array(defer_until)};
+                defer_plan.run(args, "  ");
+                defer_ids.clear();
+                defer_until.clear();
             }
             if (unknown)
                 raise_unknown_queue(queues);
-
-            if (!keyed.empty()) {
-                pm::queue_shared::HotWrite hot;
-                KeptPlan &plan = oltp_mailboxes_here() ? limited_plan_oltp : limited_plan_alone;
-                const Datum args[2] = {uuid_array(keyed), worker};
-                const uint64 rows = plan.run(args, "  ");
-                for (uint64 r = 0; r < rows; r++) {
-                    const std::string_view verdict = pm::to_string_view(DatumGetTextPP(*result_value(r, 1)));
-                    if (verdict == "take") {
-                        put_job(rsinfo, *result_value(r, 3));
-                        n_claimed++;
-                        continue;
-                    }
-                    seen.push_back(*DatumGetUUIDP(*result_value(r, 2)));
-                    if (verdict == "defer") {
-                        /* Ready again at its window's end: the hint must not pass it. */
-                        const std::string queue = pm::to_string(DatumGetTextPP(*result_value(r, 6)));
-                        pm::queue_shared::lower_at_commit(
-                            queue, HintKey{DatumGetInt32(*result_value(r, 4)),
-                                           DatumGetTimestampTz(*result_value(r, 5))});
-                    }
-                }
-            }
             if (n_claimed >= max_jobs || n_cand < want || round >= kMaxRounds)
                 break;
             want = max_jobs - n_claimed;
