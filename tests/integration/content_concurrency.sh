@@ -18,18 +18,9 @@ PM_TEST_LIB=${PM_TEST_LIB:-$PM_ROOT/tests/lib}
 # shellcheck source=tests/lib/cluster.sh
 . "$PM_TEST_LIB/cluster.sh"
 
-failures=0
-checks=0
+# shellcheck source=tests/lib/checks.sh
+. "$PM_TEST_LIB/checks.sh"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-check() {   # description, actual, expected
-    checks=$((checks + 1))
-    if [[ "$2" == "$3" ]]; then
-        printf 'ok %d - %s\n' "$checks" "$1"
-    else
-        printf 'not ok %d - %s\n#   got:      %s\n#   expected: %s\n' "$checks" "$1" "$2" "$3"
-        failures=$((failures + 1))
-    fi
-}
 
 pm_cluster_start content >/dev/null
 work=$(pm_cluster_dir content)/work
@@ -176,6 +167,4 @@ check "6: the re-attach succeeded" "$(head -1 "$work/att_a.out")" "t"
 check "6: and the bytes stay" \
     "$(q -c "SELECT pm_content.collect_blobs()" -c "SELECT count(*) FROM pm_content.decoded_attachments WHERE filename = 'again.bin' AND content = '\xdeadbeef'" | tail -1)" "1"
 
-echo "1..$checks"
-printf '%d passed, %d failed\n' $((checks - failures)) "$failures"
-((failures == 0))
+checks_done

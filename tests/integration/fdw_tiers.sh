@@ -23,26 +23,8 @@ PM_TEST_LIB=${PM_TEST_LIB:-$PM_ROOT/tests/lib}
 # shellcheck source=tests/lib/cluster.sh
 . "$PM_TEST_LIB/cluster.sh"
 
-failures=0
-checks=0
-check() {   # description, actual, expected
-    checks=$((checks + 1))
-    if [[ "$2" == "$3" ]]; then
-        printf 'ok %d - %s\n' "$checks" "$1"
-    else
-        printf 'not ok %d - %s\n#   got:      %s\n#   expected: %s\n' "$checks" "$1" "$2" "$3"
-        failures=$((failures + 1))
-    fi
-}
-check_match() {   # description, actual, extended regex
-    checks=$((checks + 1))
-    if [[ "$2" =~ $3 ]]; then
-        printf 'ok %d - %s\n' "$checks" "$1"
-    else
-        printf 'not ok %d - %s\n#   got:      %s\n#   expected: /%s/\n' "$checks" "$1" "$2" "$3"
-        failures=$((failures + 1))
-    fi
-}
+# shellcheck source=tests/lib/checks.sh
+. "$PM_TEST_LIB/checks.sh"
 
 PW='Pw-7f3a-s3cret'
 PRE="shared_preload_libraries = 'pg_cron,penguinmails'"
@@ -343,8 +325,4 @@ o -c "SELECT pm.unlink_tier('content')" >/dev/null
 check "unlink_tier removes servers and schemas" \
     "$(o -c "SELECT count(*) FROM pg_foreign_server WHERE srvname LIKE 'pm_tier_content%'")/$(o -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pm_content_link%'")" "0/0"
 
-echo "1..$checks"
-if ((failures > 0)); then
-    echo "# $failures of $checks checks failed"
-    exit 1
-fi
+checks_done
