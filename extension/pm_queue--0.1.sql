@@ -853,36 +853,37 @@ BEGIN
 END
 $fn$;
 
--- Paused queues keep accepting jobs; claim() simply hands none out.  True when the state
--- changed.
-CREATE FUNCTION pm_queue.pause(queue text) RETURNS boolean
+-- pause / resume: sets is_active; true when the state changed, false when it already was
+-- that way, an error for an unknown queue.
+CREATE FUNCTION pm_queue.set_active(queue text, active boolean) RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
-    UPDATE pm_queue.job_queues q SET is_active = false, updated_at = now()
-     WHERE q.name = pause.queue AND q.is_active;
+    UPDATE pm_queue.job_queues q SET is_active = set_active.active, updated_at = now()
+     WHERE q.name = set_active.queue AND q.is_active <> set_active.active;
     IF FOUND THEN
         RETURN true;
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pm_queue.job_queues q WHERE q.name = pause.queue) THEN
-        PERFORM pm_queue.raise_unknown_queue(pause.queue);
+    IF NOT EXISTS (SELECT 1 FROM pm_queue.job_queues q WHERE q.name = set_active.queue) THEN
+        PERFORM pm_queue.raise_unknown_queue(set_active.queue);
     END IF;
     RETURN false;
 END
 $fn$;
 
+-- Paused queues keep accepting jobs; claim() simply hands none out.
+CREATE FUNCTION pm_queue.pause(queue text) RETURNS boolean
+LANGUAGE sql VOLATILE
+AS $$ SELECT pm_queue.set_active(queue, false) $$;
+
+-- Resumed queues wake their idle workers.
 CREATE FUNCTION pm_queue.resume(queue text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
-    UPDATE pm_queue.job_queues q SET is_active = true, updated_at = now()
-     WHERE q.name = resume.queue AND NOT q.is_active;
-    IF FOUND THEN
+    IF pm_queue.set_active(resume.queue, true) THEN
         PERFORM pg_notify('pm_queue', resume.queue);
         RETURN true;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pm_queue.job_queues q WHERE q.name = resume.queue) THEN
-        PERFORM pm_queue.raise_unknown_queue(resume.queue);
     END IF;
     RETURN false;
 END
