@@ -4,49 +4,13 @@
 -- fail; pm.rls_audit() stays empty with the content tier installed.
 -- Statements run as a role through pg_temp.as_role(), so pgTAP's own temp tables are
 -- only ever touched by the connecting superuser.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir include/common.psql
 
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pm_content;
 SELECT pm.ensure_roles() \g /dev/null
 
 SELECT plan(43);
-
--- Runs `stmt` as `who` with tenant context `tenant` (NULL: none) and reports
--- 'rows:N' (want = 'rows'), the first column of the first row ('value'), or
--- 'error:SQLSTATE'.  Effects are kept; role and context are restored.
-CREATE FUNCTION pg_temp.as_role(who text, tenant uuid, stmt text, want text DEFAULT 'rows',
-                                missing text DEFAULT 'error')
-RETURNS text LANGUAGE plpgsql AS $f$
-DECLARE
-    result text;
-    n      bigint;
-BEGIN
-    PERFORM pm.current_tenant_id();  -- loads the library (pm.missing_tenant_context)
-    BEGIN
-        PERFORM set_config('pm.missing_tenant_context', missing, true);
-        PERFORM pm.set_context(tenant);
-        PERFORM set_config('role', who, true);
-        IF want = 'value' THEN
-            EXECUTE stmt INTO result;
-        ELSE
-            EXECUTE stmt;
-            GET DIAGNOSTICS n = ROW_COUNT;
-            result := 'rows:' || n;
-        END IF;
-        PERFORM set_config('role', 'none', true);
-        PERFORM pm.set_context(NULL);
-        PERFORM set_config('pm.missing_tenant_context', 'error', true);
-    EXCEPTION WHEN OTHERS THEN
-        result := 'error:' || SQLSTATE;
-    END;
-    RETURN result;
-END
-$f$;
 
 ------------------------------------------------------------------------------
 -- Fixtures (as the superuser, the platform's provisioning path)

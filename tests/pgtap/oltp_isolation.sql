@@ -1,6 +1,6 @@
 -- pm_oltp tenant isolation, table by table (spec/oltp.md "Tenant isolation", "Quality bar").
 -- Two tenants A and B, each with a row in every tenant-owned table; every check is
--- run as the role under test through pg_temp.run_as(), so pgTAP's own state (temp
+-- run as the role under test through pg_temp.as_role(), so pgTAP's own state (temp
 -- tables owned by the connecting superuser) is never touched by pm_app.
 \ir include/common.psql
 
@@ -58,39 +58,6 @@ SELECT plan((
 ------------------------------------------------------------------------------
 
 -- Predictable ids: uid('a', 401) = aaaaaaaa-0000-4000-8000-000000000401.
--- Runs stmt as role `who` with the given context in a subtransaction and reports
--- 'rows:N' (want = 'rows'), the first column of the first row ('value'), or
--- 'error:SQLSTATE'.  Role, context and pm.missing_tenant_context are restored, but
--- the statement's effects are kept so tests can check what it really did.
-CREATE FUNCTION pg_temp.run_as(who text, tenant uuid, usr uuid, stmt text,
-                               want text DEFAULT 'rows', missing text DEFAULT 'error')
-RETURNS text LANGUAGE plpgsql AS $f$
-DECLARE
-    result text;
-    n      bigint;
-BEGIN
-    PERFORM pm.current_tenant_id();  -- loads pm_core, which defines pm.missing_tenant_context
-    BEGIN
-        PERFORM set_config('pm.missing_tenant_context', missing, true);
-        PERFORM pm.set_context(tenant, usr);
-        PERFORM set_config('role', who, true);
-        IF want = 'value' THEN
-            EXECUTE stmt INTO result;
-        ELSE
-            EXECUTE stmt;
-            GET DIAGNOSTICS n = ROW_COUNT;
-            result := 'rows:' || n;
-        END IF;
-        PERFORM set_config('role', 'none', true);
-        PERFORM pm.set_context(NULL, NULL);
-        PERFORM set_config('pm.missing_tenant_context', 'error', true);
-    EXCEPTION WHEN OTHERS THEN
-        result := 'error:' || SQLSTATE;
-    END;
-    RETURN result;
-END
-$f$;
-
 -- Runs statements as `who` (no context) and always rolls them back; reports 'ok' or
 -- 'error:SQLSTATE:constraint'.
 CREATE FUNCTION pg_temp.try_as(who text, stmts text[]) RETURNS text LANGUAGE plpgsql AS $f$
@@ -276,41 +243,40 @@ BEGIN
     b_before := pg_temp.rows_of(target, b);
     b_row := b_before -> 0;
 
-    RETURN NEXT is(pg_temp.run_as('pm_app', a, ua,
-                   format('SELECT count(*) FROM %s WHERE tenant_id = %L', t, b), 'value'),
+    RETURN NEXT is(pg_temp.as_role('pm_app', a,
+                   format('SELECT count(*) FROM %s WHERE tenant_id = %L', t, b), 'value', 'error', ua),
                    '0', t || ': tenant B''s rows are invisible to tenant A');
-    RETURN NEXT is(pg_temp.run_as('pm_app', a, ua, format('SELECT count(*) FROM %s', t), 'value'),
+    RETURN NEXT is(pg_temp.as_role('pm_app', a, format('SELECT count(*) FROM %s', t), 'value', 'error', ua),
                    a_mine::text, t || ': tenant A sees exactly its own rows (' || a_mine || ')');
-    RETURN NEXT is(pg_temp.run_as('pm_app', a, ua,
+    RETURN NEXT is(pg_temp.as_role('pm_app', a,
                    format('INSERT INTO %s SELECT * FROM jsonb_populate_record(NULL::%s, %L)',
-                          t, t, b_row)),
+                          t, t, b_row), 'rows', 'error', ua),
                    'error:42501', t || ': inserting a row of tenant B is refused');
-    RETURN NEXT is(pg_temp.run_as('pm_app', a, ua,
-                   format('UPDATE %s SET created = ''1999-01-01'' WHERE tenant_id = %L', t, b)),
+    RETURN NEXT is(pg_temp.as_role('pm_app', a,
+                   format('UPDATE %s SET created = ''1999-01-01'' WHERE tenant_id = %L', t, b), 'rows', 'error', ua),
                    'rows:0', t || ': UPDATE of tenant B''s rows affects none');
-    RETURN NEXT is(pg_temp.run_as('pm_app', a, ua,
-                   format('DELETE FROM %s WHERE tenant_id = %L', t, b)),
+    RETURN NEXT is(pg_temp.as_role('pm_app', a,
+                   format('DELETE FROM %s WHERE tenant_id = %L', t, b), 'rows', 'error', ua),
                    'rows:0', t || ': DELETE of tenant B''s rows affects none');
-    RETURN NEXT is(pg_temp.run_as('pm_app', a, ua,
-                   format('UPDATE %s SET created = ''2001-01-01''', t)),
+    RETURN NEXT is(pg_temp.as_role('pm_app', a,
+                   format('UPDATE %s SET created = ''2001-01-01''', t), 'rows', 'error', ua),
                    'rows:' || a_mine, t || ': an unfiltered UPDATE reaches only tenant A''s rows');
     RETURN NEXT is(pg_temp.rows_of(target, b), b_before,
                    t || ': tenant B''s rows are intact after those writes');
-    RETURN NEXT is(pg_temp.run_as('pm_app', a, ua,
-                   format('UPDATE %s SET tenant_id = %L WHERE tenant_id = %L', t, b, a)),
+    RETURN NEXT is(pg_temp.as_role('pm_app', a,
+                   format('UPDATE %s SET tenant_id = %L WHERE tenant_id = %L', t, b, a), 'rows', 'error', ua),
                    'error:42501', t || ': moving a row of tenant A to tenant B is refused');
-    RETURN NEXT is(pg_temp.run_as('pm_app', NULL, NULL, format('SELECT count(*) FROM %s', t), 'value'),
+    RETURN NEXT is(pg_temp.as_role('pm_app', NULL, format('SELECT count(*) FROM %s', t), 'value', 'error', NULL),
                    'error:42501', t || ': no tenant context raises 42501');
-    RETURN NEXT is(pg_temp.run_as('pm_app', NULL, NULL, format('SELECT count(*) FROM %s', t), 'value',
-                                  'deny'),
+    RETURN NEXT is(pg_temp.as_role('pm_app', NULL, format('SELECT count(*) FROM %s', t), 'value', 'deny', NULL),
                    '0', t || ': no tenant context with pm.missing_tenant_context = deny sees nothing');
-    RETURN NEXT is(pg_temp.run_as('pm_staff', NULL, NULL,
-                   format('SELECT count(*) FROM %s WHERE tenant_id IN (%L, %L)', t, a, b), 'value'),
+    RETURN NEXT is(pg_temp.as_role('pm_staff', NULL,
+                   format('SELECT count(*) FROM %s WHERE tenant_id IN (%L, %L)', t, a, b), 'value', 'error', NULL),
                    a_and_b::text, t || ': pm_staff without context sees both tenants');
-    RETURN NEXT is(pg_temp.run_as('pm_service', NULL, NULL,
-                   format('SELECT count(*) FROM %s WHERE tenant_id IN (%L, %L)', t, a, b), 'value'),
+    RETURN NEXT is(pg_temp.as_role('pm_service', NULL,
+                   format('SELECT count(*) FROM %s WHERE tenant_id IN (%L, %L)', t, a, b), 'value', 'error', NULL),
                    a_and_b::text, t || ': pm_service without context sees both tenants');
-    RETURN NEXT is(pg_temp.run_as('pm_staff', NULL, NULL, format('UPDATE %s SET created = created', t)),
+    RETURN NEXT is(pg_temp.as_role('pm_staff', NULL, format('UPDATE %s SET created = created', t), 'rows', 'error', NULL),
                    'error:42501', t || ': pm_staff cannot write');
 END
 $f$;
@@ -368,13 +334,13 @@ SELECT is(ARRAY(SELECT p FROM unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCA
           '{}'::text[], g.tbl || ': pm_app holds no write privilege')
 FROM global_tables g ORDER BY g.tbl::text;
 
-SELECT is(pg_temp.run_as('pm_app', pg_temp.uid('a', 1), pg_temp.uid('a', 101),
-                         format('UPDATE %s SET created = created', g.tbl)),
+SELECT is(pg_temp.as_role('pm_app', pg_temp.uid('a', 1),
+                         format('UPDATE %s SET created = created', g.tbl), 'rows', 'error', pg_temp.uid('a', 101)),
           'error:42501', g.tbl || ': UPDATE as pm_app is refused')
 FROM global_tables g ORDER BY g.tbl::text;
 
-SELECT is(pg_temp.run_as('pm_app', pg_temp.uid('a', 1), pg_temp.uid('a', 101),
-                         format('SELECT count(*) >= 0 FROM %s', g.tbl), 'value'),
+SELECT is(pg_temp.as_role('pm_app', pg_temp.uid('a', 1),
+                         format('SELECT count(*) >= 0 FROM %s', g.tbl), 'value', 'error', pg_temp.uid('a', 101)),
           CASE WHEN g.app_reads THEN 'true' ELSE 'error:42501' END,
           g.tbl || CASE WHEN g.app_reads THEN ': readable by pm_app'
                         ELSE ': platform-internal, not readable by pm_app' END)
@@ -387,39 +353,38 @@ FROM global_tables g ORDER BY g.tbl::text;
 CREATE FUNCTION pg_temp.ids(VARIADIC ids uuid[]) RETURNS text LANGUAGE sql AS
 $$ SELECT array_agg(x ORDER BY x)::text FROM unnest(ids) x $$;
 
-SELECT is(pg_temp.run_as('pm_app', pg_temp.uid('a', 1), pg_temp.uid('a', 101),
-          'SELECT array_agg(id ORDER BY id)::text FROM pm_oltp.users', 'value'),
+SELECT is(pg_temp.as_role('pm_app', pg_temp.uid('a', 1),
+          'SELECT array_agg(id ORDER BY id)::text FROM pm_oltp.users', 'value', 'error', pg_temp.uid('a', 101)),
           pg_temp.ids(pg_temp.uid('a', 101), pg_temp.uid('a', 102), pg_temp.uid('c', 101)),
           'users: tenant A sees its members only (incl. the one shared with B)');
-SELECT is(pg_temp.run_as('pm_app', pg_temp.uid('b', 1), pg_temp.uid('b', 101),
-          'SELECT array_agg(id ORDER BY id)::text FROM pm_oltp.users', 'value'),
+SELECT is(pg_temp.as_role('pm_app', pg_temp.uid('b', 1),
+          'SELECT array_agg(id ORDER BY id)::text FROM pm_oltp.users', 'value', 'error', pg_temp.uid('b', 101)),
           pg_temp.ids(pg_temp.uid('b', 101), pg_temp.uid('b', 102), pg_temp.uid('c', 101)),
           'users: tenant B sees its members only');
-SELECT is(pg_temp.run_as('pm_app', pg_temp.uid('a', 1), pg_temp.uid('c', 102),
-          'SELECT array_agg(id ORDER BY id)::text FROM pm_oltp.users', 'value'),
+SELECT is(pg_temp.as_role('pm_app', pg_temp.uid('a', 1),
+          'SELECT array_agg(id ORDER BY id)::text FROM pm_oltp.users', 'value', 'error', pg_temp.uid('c', 102)),
           pg_temp.ids(pg_temp.uid('a', 101), pg_temp.uid('a', 102), pg_temp.uid('c', 101),
                       pg_temp.uid('c', 102)),
           'users: the acting user sees itself even when not a member');
-SELECT is(pg_temp.run_as('pm_app', NULL, pg_temp.uid('c', 102),
-          'SELECT array_agg(id ORDER BY id)::text FROM pm_oltp.users', 'value', 'deny'),
+SELECT is(pg_temp.as_role('pm_app', NULL,
+          'SELECT array_agg(id ORDER BY id)::text FROM pm_oltp.users', 'value', 'deny', pg_temp.uid('c', 102)),
           pg_temp.ids(pg_temp.uid('c', 102)),
           'users: without a tenant (deny) only the acting user is visible');
-SELECT is(pg_temp.run_as('pm_app', NULL, NULL, 'SELECT count(*) FROM pm_oltp.users', 'value'),
+SELECT is(pg_temp.as_role('pm_app', NULL, 'SELECT count(*) FROM pm_oltp.users', 'value', 'error', NULL),
           'error:42501', 'users: no context raises 42501');
-SELECT is(pg_temp.run_as('pm_staff', NULL, NULL,
-          'SELECT count(*) FROM pm_oltp.users WHERE email LIKE ''%.test''', 'value'),
+SELECT is(pg_temp.as_role('pm_staff', NULL,
+          'SELECT count(*) FROM pm_oltp.users WHERE email LIKE ''%.test''', 'value', 'error', NULL),
           '6', 'users: pm_staff sees every user');
-SELECT is(pg_temp.run_as('pm_app', pg_temp.uid('a', 1), NULL,
-          'SELECT array_agg(id ORDER BY id)::text FROM pm_oltp.tenants', 'value'),
+SELECT is(pg_temp.as_role('pm_app', pg_temp.uid('a', 1),
+          'SELECT array_agg(id ORDER BY id)::text FROM pm_oltp.tenants', 'value', 'error', NULL),
           pg_temp.ids(pg_temp.uid('a', 1)), 'tenants: tenant A sees only its own tenant row');
-SELECT is(pg_temp.run_as('pm_app', NULL, NULL, 'SELECT count(*) FROM pm_oltp.tenants', 'value'),
+SELECT is(pg_temp.as_role('pm_app', NULL, 'SELECT count(*) FROM pm_oltp.tenants', 'value', 'error', NULL),
           'error:42501', 'tenants: no context raises 42501');
-SELECT is(pg_temp.run_as('pm_app', NULL, NULL, 'SELECT count(*) FROM pm_oltp.tenants', 'value',
-                         'deny'),
+SELECT is(pg_temp.as_role('pm_app', NULL, 'SELECT count(*) FROM pm_oltp.tenants', 'value', 'deny', NULL),
           '0', 'tenants: no context with deny sees none');
-SELECT is(pg_temp.run_as('pm_service', NULL, NULL,
+SELECT is(pg_temp.as_role('pm_service', NULL,
           format('SELECT count(*) FROM pm_oltp.tenants WHERE id IN (%L, %L)',
-                 pg_temp.uid('a', 1), pg_temp.uid('b', 1)), 'value'),
+                 pg_temp.uid('a', 1), pg_temp.uid('b', 1)), 'value', 'error', NULL),
           '2', 'tenants: pm_service sees every tenant');
 
 ------------------------------------------------------------------------------
@@ -462,8 +427,8 @@ SELECT t.tbl, (xpath('/row/n/text()',
                                    t.tbl, pg_temp.uid('a', 1)), false, false, '')))[1]::text AS n
 FROM tenant_tables t;
 
-SELECT is(pg_temp.run_as('pm_service', NULL, NULL,
-          format('DELETE FROM pm_oltp.tenants WHERE id = %L', pg_temp.uid('b', 1))),
+SELECT is(pg_temp.as_role('pm_service', NULL,
+          format('DELETE FROM pm_oltp.tenants WHERE id = %L', pg_temp.uid('b', 1)), 'rows', 'error', NULL),
           'rows:1', 'pm_service can delete a tenant');
 SELECT is_empty(
     $$SELECT t.tbl, a.n, (xpath('/row/n/text()',
