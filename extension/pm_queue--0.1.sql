@@ -4,10 +4,19 @@
 -- Layout, chosen so that claim latency does not depend on how much history the table holds:
 --   * one table, pm_queue.jobs, for every state; a job is updated in place through its life
 --     (queued -> running -> completed | retry_scheduled | failed | cancelled);
---   * claims read only the partial index jobs_ready_idx, which holds ready jobs and nothing
---     else, so 10^6 completed jobs cost a claim nothing; the lease reaper reads only the
---     partial index of running jobs; pruning and stats read the partial index of finished
---     jobs.  History costs disk, not latency;
+--   * a job is finished when completed_at, failed_at or cancelled_at is set.  Claims read
+--     only the partial index jobs_live_idx of unfinished jobs, so 10^6 completed jobs cost a
+--     claim nothing; pruning and stats read the partial indexes of finished jobs (one per
+--     finishing timestamp).  History costs disk, not latency;
+--   * no index mentions status, locked_by, locked_until, started_at, attempt_count or
+--     updated_at, the columns a claim changes, so a claim is a HOT update (no index entry
+--     written).  HOT needs room on the row's page, and a page's jobs are claimed together
+--     (FIFO), before pruning can reclaim anything: fillfactor 50 leaves room for a new
+--     version of every row.  A completion writes the new row
+--     version's entries in the primary key, jobs_tenant_idx and jobs_completed_idx;
+--   * status, priority and the payload bound are CHECKs of domains, not of the table: the
+--     executor re-parses a table's CHECK expressions from the catalog on every INSERT and
+--     UPDATE statement (measured at ~10% of a claim), a domain's constraints are cached;
 --   * rate budgets are counters per (key, window) in pm_queue.rate_windows, consumed at claim
 --     time with one INSERT .. ON CONFLICT DO UPDATE per batch.
 --
@@ -97,6 +106,16 @@ INSERT INTO pm_queue.job_queues (name, default_priority, timeout_seconds, rate_k
     ('maintenance',      100,  60, NULL),
     ('import-export',    100,  60, NULL);
 
+CREATE DOMAIN pm_queue.job_status AS text
+    CONSTRAINT job_status_check
+    CHECK (VALUE IN ('queued', 'retry_scheduled', 'migrated_to_redis', 'running', 'completed',
+                     'failed', 'cancelled'));
+CREATE DOMAIN pm_queue.job_priority AS int
+    CONSTRAINT job_priority_check CHECK (VALUE BETWEEN 1 AND 1000);
+-- 65536 = pm_queue.max_payload_bytes(), as a literal: the SQL function would run un-inlined.
+CREATE DOMAIN pm_queue.job_payload AS jsonb
+    CONSTRAINT job_payload_size CHECK (pg_column_size(VALUE) <= 65536);
+
 CREATE TABLE pm_queue.jobs (
     id                 uuid PRIMARY KEY DEFAULT pm_queue.new_job_id(),
     -- -> job_queues (name), enforced by enqueue()/enqueue_many() and by a guard on
@@ -104,14 +123,9 @@ CREATE TABLE pm_queue.jobs (
     -- on every insert, which measured at ~60% of the cost of an enqueue.
     queue_name         text NOT NULL,
     tenant_id          uuid NOT NULL DEFAULT coalesce(pm.current_tenant_id(), pm_queue.platform_tenant()),
-    status             text NOT NULL DEFAULT 'queued'
-                       CHECK (status IN ('queued', 'retry_scheduled', 'migrated_to_redis', 'running',
-                                         'completed', 'failed', 'cancelled')),
-    priority           int NOT NULL DEFAULT 100 CHECK (priority BETWEEN 1 AND 1000),
-    payload            jsonb NOT NULL DEFAULT '{}'
-                       -- 65536 = pm_queue.max_payload_bytes(), as a literal: a CHECK constraint
-                       -- would run the SQL function un-inlined on every insert and update.
-                       CONSTRAINT jobs_payload_size CHECK (pg_column_size(payload) <= 65536),
+    status             pm_queue.job_status NOT NULL DEFAULT 'queued',
+    priority           pm_queue.job_priority NOT NULL DEFAULT 100,
+    payload            pm_queue.job_payload NOT NULL DEFAULT '{}',
     idempotency_key    text,
     rate_key           text,
     attempt_count      int NOT NULL DEFAULT 0,
@@ -127,26 +141,34 @@ CREATE TABLE pm_queue.jobs (
     result             jsonb,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
-) WITH (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.05,
+) WITH (fillfactor = 50,
+        autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.05,
         autovacuum_analyze_scale_factor = 0.02);
--- Only the contract's CHECKs (status, priority, payload size): every INSERT and UPDATE
--- re-reads each CHECK expression from the catalog, and the other invariants (attempts,
--- key lengths, leases) are upheld by the functions that write jobs.
+-- Only the contract's CHECKs (status, priority, payload size, as domains): the other
+-- invariants (attempts, key lengths, leases, a finished job's timestamp) are upheld by the
+-- functions that write jobs.  A job in a finished status must carry its timestamp
+-- (completed_at / failed_at / cancelled_at): that is what the indexes below go by.
 COMMENT ON TABLE pm_queue.jobs IS
   'Jobs in every state; metadata and ids/storage keys only, never bodies (payload <= 64 KiB)';
 
--- The hot set: only claimable jobs.  A claim walks this index in (priority, run_at) order
--- and stops after max_jobs entries, whatever the size of the table.
-CREATE INDEX jobs_ready_idx ON pm_queue.jobs (queue_name, priority, run_at)
-    WHERE status IN ('queued', 'retry_scheduled');
--- In-flight jobs: the lease reaper and the running counts (stats, max_running_per_tenant).
-CREATE INDEX jobs_running_idx ON pm_queue.jobs (queue_name, locked_until)
-    WHERE status = 'running';
--- History: prune by age per queue and status, stats over the last minutes, dead letters.
-CREATE INDEX jobs_finished_idx ON pm_queue.jobs (queue_name, status, updated_at)
-    WHERE status IN ('completed', 'failed', 'cancelled');
--- Tenant policy as an index condition; also counts a tenant's running jobs per queue.
-CREATE INDEX jobs_tenant_idx ON pm_queue.jobs (tenant_id, queue_name, status);
+-- The hot set: unfinished jobs (ready, scheduled, running).  A claim walks this index in
+-- (priority, run_at) order from the claim hint, skipping running ones, and stops after
+-- max_jobs ready entries, whatever the size of the table.  The lease reaper and the
+-- running counts read it too.
+CREATE INDEX jobs_live_idx ON pm_queue.jobs (queue_name, priority, run_at)
+    WHERE completed_at IS NULL AND failed_at IS NULL AND cancelled_at IS NULL;
+-- History, one index per finishing timestamp: prune by age, stats over the last minutes,
+-- dead letters.
+CREATE INDEX jobs_completed_idx ON pm_queue.jobs (queue_name, completed_at)
+    WHERE completed_at IS NOT NULL;
+CREATE INDEX jobs_failed_idx ON pm_queue.jobs (queue_name, failed_at)
+    WHERE failed_at IS NOT NULL;
+CREATE INDEX jobs_cancelled_idx ON pm_queue.jobs (queue_name, cancelled_at)
+    WHERE cancelled_at IS NOT NULL;
+-- The tenant policy as an index condition.  completed_at last: a tenant's unfinished jobs of
+-- a queue (the running count of max_running_per_tenant) are the range completed_at IS NULL,
+-- without walking its history.  A claim does not change these columns.
+CREATE INDEX jobs_tenant_idx ON pm_queue.jobs (tenant_id, queue_name, completed_at);
 -- One job per idempotency key and tenant within a queue.  Per tenant, not global: a global
 -- key would let one tenant learn that another used a key, and block its enqueue.
 CREATE UNIQUE INDEX jobs_idempotency_key ON pm_queue.jobs (queue_name, tenant_id, idempotency_key)
@@ -172,7 +194,7 @@ CREATE TRIGGER guard_queue_in_use BEFORE UPDATE OF name OR DELETE ON pm_queue.jo
     FOR EACH ROW EXECUTE FUNCTION pm_queue.guard_queue_in_use();
 
 -- Writes to jobs outside the API's hot-write sections (an operator's UPDATE, fail(),
--- replay(), ...) may put ready jobs anywhere in jobs_ready_idx: they reset the claim hints
+-- replay(), ...) may put ready jobs anywhere in jobs_live_idx: they reset the claim hints
 -- of the database at commit, and the next claim of each queue scans from the start.
 -- FOR EACH STATEMENT: one call per statement, never per job.
 CREATE FUNCTION pm_queue.jobs_written() RETURNS trigger
@@ -536,6 +558,8 @@ BEGIN
                                    q.max_running_per_tenant
                                    - (SELECT count(*) FROM pm_queue.jobs r
                                        WHERE r.tenant_id = u.tenant_id AND r.queue_name = u.queue_name
+                                         AND r.completed_at IS NULL AND r.failed_at IS NULL
+                                         AND r.cancelled_at IS NULL
                                          AND r.status = 'running') AS room
                               FROM unnest(p_queue, p_tenant, p_ok) AS u(queue_name, tenant_id, ok)
                               JOIN pm_queue.job_queues q ON q.name = u.queue_name) p
@@ -609,9 +633,9 @@ $fn$;
 -- lease statement (consumes the budgets of rate-keyed candidates, one upsert per key and
 -- window, defers the over-budget ones to their window's end, probes the claim hint).  The
 -- scan starts at the queue's claim hint (shared
--- memory): claimed jobs leave dead entries at the head of jobs_ready_idx that vacuum cannot
--- remove while any session holds an older snapshot, and the hint lets the btree descent
--- skip them (docs/queue.md).  Queues with max_running_per_tenant: claim_capped().
+-- memory): claimed jobs stay at the head of jobs_live_idx while they run and leave dead
+-- entries there once finished, which vacuum cannot remove while any session holds an older
+-- snapshot; the hint lets the btree descent skip both (docs/queue.md).  Queues with max_running_per_tenant: claim_capped().
 CREATE FUNCTION pm_queue.claim(queues text[], worker_id text, max_jobs int DEFAULT 1)
 RETURNS SETOF pm_queue.jobs
 AS 'MODULE_PATHNAME', 'pm_queue_claim'
@@ -660,6 +684,8 @@ BEGIN
                        SELECT jb.id, jb.tenant_id, jb.queue_name, jb.rate_key, jb.priority, jb.run_at
                          FROM pm_queue.jobs jb
                         WHERE jb.queue_name = a.name
+                          AND jb.completed_at IS NULL AND jb.failed_at IS NULL
+                          AND jb.cancelled_at IS NULL
                           AND jb.status IN ('queued', 'retry_scheduled')
                           AND jb.run_at <= now()
                           AND jb.id <> ALL (seen)
@@ -816,7 +842,8 @@ DECLARE
 BEGIN
     FOR r IN
         SELECT j.id, j.locked_by FROM pm_queue.jobs j
-         WHERE j.status = 'running' AND j.locked_until < now()
+         WHERE j.completed_at IS NULL AND j.failed_at IS NULL AND j.cancelled_at IS NULL
+           AND j.status = 'running' AND j.locked_until < now()
          ORDER BY j.locked_until
            FOR UPDATE SKIP LOCKED
     LOOP
@@ -935,7 +962,7 @@ BEGIN
        SET status = 'queued', attempt_count = 0, run_at = now(), failed_at = NULL,
            locked_by = NULL, locked_until = NULL, started_at = NULL, updated_at = now()
      WHERE j.queue_name = replay_failed.queue AND j.status = 'failed'
-       AND j.failed_at >= coalesce(replay_failed.since, '-infinity');
+       AND j.failed_at IS NOT NULL AND j.failed_at >= coalesce(replay_failed.since, '-infinity');
     GET DIAGNOSTICS n = ROW_COUNT;
     IF n > 0 THEN
         PERFORM pg_notify('pm_queue', replay_failed.queue);
@@ -967,16 +994,16 @@ BEGIN
         SELECT v.id FROM pm_queue.job_queues q
          CROSS JOIN LATERAL (
                (SELECT j.id FROM pm_queue.jobs j
-                 WHERE j.queue_name = q.name AND j.status = 'completed'
-                   AND j.updated_at < now() - q.retain_completed LIMIT batch)
+                 WHERE j.queue_name = q.name AND j.completed_at IS NOT NULL
+                   AND j.completed_at < now() - q.retain_completed LIMIT batch)
                UNION ALL
                (SELECT j.id FROM pm_queue.jobs j
-                 WHERE j.queue_name = q.name AND j.status = 'cancelled'
-                   AND j.updated_at < now() - q.retain_completed LIMIT batch)
+                 WHERE j.queue_name = q.name AND j.cancelled_at IS NOT NULL
+                   AND j.cancelled_at < now() - q.retain_completed LIMIT batch)
                UNION ALL
                (SELECT j.id FROM pm_queue.jobs j
-                 WHERE j.queue_name = q.name AND j.status = 'failed'
-                   AND j.updated_at < now() - q.retain_failed LIMIT batch)) v
+                 WHERE j.queue_name = q.name AND j.failed_at IS NOT NULL
+                   AND j.failed_at < now() - q.retain_failed LIMIT batch)) v
          LIMIT batch);
     IF cardinality(victims) > 0 THEN
         DELETE FROM pm_queue.jobs j WHERE j.id = ANY (victims)
@@ -1013,7 +1040,7 @@ $fn$;
 
 -- security_invoker: a pm_app reader sees its own tenant's dead letters only.
 CREATE VIEW pm_queue.dead_letter WITH (security_invoker = true) AS
-SELECT j.* FROM pm_queue.jobs j WHERE j.status = 'failed';
+SELECT j.* FROM pm_queue.jobs j WHERE j.failed_at IS NOT NULL AND j.status = 'failed';
 COMMENT ON VIEW pm_queue.dead_letter IS 'Failed jobs (attempts exhausted or not retryable)';
 
 -- Per queue.  ready: claimable now; scheduled / retry_scheduled: waiting for their run_at
@@ -1028,8 +1055,8 @@ SELECT q.name AS queue_name,
        coalesce(w.running, 0) AS running,
        r.retry_scheduled,
        (SELECT count(*) FROM pm_queue.jobs j
-         WHERE j.queue_name = q.name AND j.status = 'failed'
-           AND j.updated_at > now() - interval '24 hours') AS failed_24h,
+         WHERE j.queue_name = q.name AND j.failed_at IS NOT NULL AND j.status = 'failed'
+           AND j.failed_at > now() - interval '24 hours') AS failed_24h,
        r.oldest_ready_age,
        c.completed_1m,
        c.completed_5m,
@@ -1046,20 +1073,24 @@ SELECT q.name AS queue_name,
                   AS retry_scheduled,
               now() - min(j.run_at) FILTER (WHERE j.run_at <= now()) AS oldest_ready_age
          FROM pm_queue.jobs j
-        WHERE j.queue_name = q.name AND j.status IN ('queued', 'retry_scheduled')) r
+        WHERE j.queue_name = q.name
+          AND j.completed_at IS NULL AND j.failed_at IS NULL AND j.cancelled_at IS NULL
+          AND j.status IN ('queued', 'retry_scheduled')) r
   LEFT JOIN LATERAL (
        SELECT count(*) AS running, count(DISTINCT j.locked_by) AS active_workers
          FROM pm_queue.jobs j
-        WHERE j.queue_name = q.name AND j.status = 'running') w ON true
+        WHERE j.queue_name = q.name
+          AND j.completed_at IS NULL AND j.failed_at IS NULL AND j.cancelled_at IS NULL
+          AND j.status = 'running') w ON true
  CROSS JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE j.updated_at > now() - interval '1 minute') AS completed_1m,
+       SELECT count(*) FILTER (WHERE j.completed_at > now() - interval '1 minute') AS completed_1m,
               count(*) AS completed_5m,
               avg(j.completed_at - j.started_at) AS avg_run_time,
               percentile_cont(0.95) WITHIN GROUP (ORDER BY j.completed_at - j.started_at)
                   AS p95_run_time
          FROM pm_queue.jobs j
-        WHERE j.queue_name = q.name AND j.status = 'completed'
-          AND j.updated_at > now() - interval '5 minutes') c
+        WHERE j.queue_name = q.name AND j.completed_at IS NOT NULL AND j.status = 'completed'
+          AND j.completed_at > now() - interval '5 minutes') c
  CROSS JOIN LATERAL (
        SELECT count(*) AS failed_5m FROM pm_queue.job_logs l
         WHERE l.queue_name = q.name AND l.finished_at > now() - interval '5 minutes') e;

@@ -125,9 +125,13 @@ SELECT pm_queue.rate_key_mailbox('mailbox:a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')
 ------------------------------------------------------------------------------
 INSERT INTO pm_queue.job_queues (name, retain_completed, retain_failed)
 VALUES ('regress-prune', '1 day', '30 days');
-INSERT INTO pm_queue.jobs (queue_name, tenant_id, status, payload, updated_at, created_at)
+INSERT INTO pm_queue.jobs (queue_name, tenant_id, status, payload, updated_at, created_at,
+                           completed_at, failed_at, cancelled_at)
 SELECT 'regress-prune', pm_queue.platform_tenant(), s.status, jsonb_build_object('age', s.age),
-       now() - s.age, now() - s.age
+       now() - s.age, now() - s.age,
+       CASE s.status WHEN 'completed' THEN now() - s.age END,
+       CASE s.status WHEN 'failed' THEN now() - s.age END,
+       CASE s.status WHEN 'cancelled' THEN now() - s.age END
   FROM (VALUES ('completed', interval '2 days'), ('completed', interval '3 days'),
                ('completed', interval '12 hours'), ('cancelled', interval '2 days'),
                ('failed', interval '10 days'), ('failed', interval '31 days'),
@@ -141,7 +145,8 @@ SELECT id, queue_name, 1, 'failed', updated_at FROM pm_queue.jobs
 SELECT pm_queue.prune(4) AS first_batch;
 SELECT count(*) AS finished_left_past_retention FROM pm_queue.jobs
  WHERE queue_name = 'regress-prune' AND status IN ('completed', 'cancelled', 'failed')
-   AND updated_at < now() - CASE status WHEN 'failed' THEN interval '30 days' ELSE interval '1 day' END;
+   AND coalesce(completed_at, failed_at, cancelled_at)
+       < now() - CASE status WHEN 'failed' THEN interval '30 days' ELSE interval '1 day' END;
 SELECT pm_queue.prune(100) > 0 AS second_batch;
 SELECT pm_queue.prune(100) AS nothing_left;
 SELECT status, payload ->> 'age' AS age, count(*) FROM pm_queue.jobs

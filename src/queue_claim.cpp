@@ -4,7 +4,7 @@
  *
  * A single-queue round (a worker's usual call) is two statements: lock_plan locks the first
  * `want` ready jobs in (priority, run_at) order with SKIP LOCKED (an ordered range scan of
- * jobs_ready_idx) and nothing else, then one lease statement leases them, consuming the
+ * jobs_live_idx) and nothing else, then one lease statement leases them, consuming the
  * rate budgets of keyed ones (one upsert per key and window; over-budget ones are deferred
  * to their window's end by defer_plan), and probes where the first live entry of the ready
  * index is (the claim hint, common/claim_hint.h).  Locking stays out of the big statement
@@ -46,12 +46,18 @@ using pm::queue::result_value;
 
 constexpr int kMaxRounds = 8;
 
+/* The predicate of jobs_live_idx (unfinished jobs), spelled out in every scan of it so the
+ * planner can use the partial index; the status test then skips the running ones. */
+#define PM_LIVE_READY(J)                                                                         \
+    J ".completed_at IS NULL AND " J ".failed_at IS NULL AND " J ".cancelled_at IS NULL"         \
+    " AND " J ".status IN ('queued', 'retry_scheduled')"
+
 /*
  * A round: $1 queues, $2/$3 start (priority, run_at), $4 want, $5 worker, $6 ids to skip,
  * $7 the queue whose first live ready entry to probe (NULL: no probe).
  *   q      the queues (and which are unknown, paused, capped);
  *   cand   the first `want` ready jobs in (priority, run_at) order, locked with SKIP LOCKED
- *          (an ordered range scan of jobs_ready_idx per queue, merged across queues);
+ *          (an ordered range scan of jobs_live_idx per queue, merged across queues);
  *   probe  the first live entry of the ready index from the start: due or not, locked or
  *          not (the claim hint, common/claim_hint.h).
  * Result rows: kind 't' a leased job, 'k' a rate-keyed candidate left to the caller, 'd' a
@@ -70,7 +76,7 @@ constexpr int kMaxRounds = 8;
     "           SELECT j.id, j.rate_key, j.priority, j.run_at, j.queue_name"                     \
     "             FROM pm_queue.jobs j"                                                          \
     "            WHERE j.queue_name = q.name"                                                    \
-    "              AND j.status IN ('queued', 'retry_scheduled')"                                \
+    "              AND " PM_LIVE_READY("j")                                                       \
     "              AND j.run_at <= now()"                                                        \
     "              AND (j.priority, j.run_at) >= ($2, $3)"                                       \
     "              AND j.id <> ALL ($6)"                                                         \
@@ -107,7 +113,7 @@ constexpr int kMaxRounds = 8;
     " UNION ALL"                                                                                 \
     " SELECT 'f', NULL, NULL, f.priority, f.run_at, NULL"                                        \
     "   FROM (SELECT j.priority, j.run_at FROM pm_queue.jobs j"                                  \
-    "          WHERE j.queue_name = " QUEUE " AND j.status IN ('queued', 'retry_scheduled')"     \
+    "          WHERE j.queue_name = " QUEUE " AND " PM_LIVE_READY("j")                           \
     "            AND (j.priority, j.run_at) >= (" PRIO ", " RUN_AT ")"                          \
     "          ORDER BY j.priority, j.run_at LIMIT 1) f"
 
@@ -249,7 +255,7 @@ KeptPlan lock_plan(
     "SELECT j.id, j.rate_key IS NOT NULL AS keyed"
     "  FROM pm_queue.jobs j"
     " WHERE j.queue_name = $1"
-    "   AND j.status IN ('queued', 'retry_scheduled')"
+    "   AND " PM_LIVE_READY("j")
     "   AND j.run_at <= now()"
     "   AND (j.priority, j.run_at) >= ($2, $3)"
     "   AND j.id <> ALL ($5)"

@@ -19,8 +19,8 @@ pm::queue::KeptPlan complete_plan(
     "UPDATE pm_queue.jobs j"
     "   SET status = 'completed', completed_at = now(), updated_at = now(), locked_until = NULL,"
     "       result = $3"
-    /* status as a parameter: a literal 'running' lets the planner prove the predicate of
-     * jobs_running_idx and prefer scanning that whole index to the primary-key probe. */
+    /* status as a parameter: with a literal, the planner has preferred scanning a whole
+     * partial index whose predicate it could prove to the primary-key probe. */
     " WHERE j.id = $1 AND j.status = $4 AND j.locked_by = $2",
     {UUIDOID, TEXTOID, JSONBOID, TEXTOID});
 
