@@ -2,20 +2,22 @@
  * queue_claim.cpp — pm_queue.claim(queues, worker_id, max_jobs): the hot path in C++ over
  * statements planned once per backend (queue_plan.h).
  *
- * A single-queue round (a worker's usual call) is two statements: lock_plan locks the first
- * `want` ready jobs in (priority, run_at) order with SKIP LOCKED (an ordered range scan of
- * jobs_live_idx) and nothing else, then one lease statement leases them, consuming the
- * rate budgets of keyed ones (one upsert per key and window; over-budget ones are deferred
- * to their window's end by defer_plan), and probes where the first live entry of the ready
- * index is (the claim hint, common/claim_hint.h).  Locking stays out of the big statement
- * because EvalPlanQual rechecks re-initialise every sub-plan of the locking statement (see
+ * A single-queue round (a worker's usual call): lock_plan locks the first `want` ready jobs
+ * in (priority, run_at) order with SKIP LOCKED (an ordered range scan of jobs_live_idx) and
+ * nothing else; when some carry a rate key, grant_plan consumes their keys' budgets (one
+ * upsert per key and window) and common/rate_admission.h decides which run now (the others
+ * are deferred to their window's end by defer_plan); lease_plan leases the ones that run
+ * (a HOT update) and probes where the first ready entry of the live index is (the claim
+ * hint, common/claim_hint.h).  Locking stays out of the other statements because
+ * EvalPlanQual rechecks re-initialise every sub-plan of the locking statement (see
  * lock_plan).  Multi-queue claims run round_plan (lock, lease unkeyed, probe in one
- * statement, a scan per queue merged in order) and the lease statement for keyed
- * candidates.  Another round follows only when candidates were deferred and more may be
- * ready (bounded).  Queues with max_running_per_tenant take the plpgsql path
+ * statement, a scan per queue merged in order), then the same budget step and lease_plan for
+ * keyed candidates.  Another round follows only when candidates were deferred and more may
+ * be ready (bounded).  Queues with max_running_per_tenant take the plpgsql path
  * pm_queue.claim_capped().
  */
 #include "boundary.h"
+#include "common/rate_admission.h"
 #include "queue_plan.h"
 #include "queue_shared.h"
 
@@ -26,6 +28,7 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "funcapi.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -36,6 +39,7 @@ PG_FUNCTION_INFO_V1(pm_queue_claim);
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -60,8 +64,8 @@ constexpr int kMaxRounds = 8;
  *          (an ordered range scan of jobs_live_idx per queue, merged across queues);
  *   probe  the first live entry of the ready index from the start: due or not, locked or
  *          not (the claim hint, common/claim_hint.h).
- * Result rows: kind 't' a leased job, 'k' a rate-keyed candidate left to the caller, 'd' a
- * deferred one (priority, run_at = its new run_at, queue), 'f' the probe, 'c' a capped
+ * Result rows (kind, job, id, priority, run_at, queue, rate_key): kind 't' a leased job, 'k' a
+ * rate-keyed candidate left to the caller (lease_with_budgets), 'f' the probe, 'c' a capped
  * queue, 'u' an unknown one.
  */
 #define PM_ROUND_CAND                                                                            \
@@ -111,7 +115,7 @@ constexpr int kMaxRounds = 8;
  * locked or not (the claim hint). */
 #define PM_PROBE(QUEUE, PRIO, RUN_AT)                                                            \
     " UNION ALL"                                                                                 \
-    " SELECT 'f', NULL, NULL, f.priority, f.run_at, NULL"                                        \
+    " SELECT 'f', NULL, NULL, f.priority, f.run_at, NULL, NULL"                                  \
     "   FROM (SELECT j.priority, j.run_at FROM pm_queue.jobs j"                                  \
     "          WHERE j.queue_name = " QUEUE " AND " PM_LIVE_READY("j")                           \
     "            AND (j.priority, j.run_at) >= (" PRIO ", " RUN_AT ")"                          \
@@ -120,51 +124,48 @@ constexpr int kMaxRounds = 8;
 #define PM_ROUND_TAIL                                                                            \
     PM_PROBE("$7", "$2", "$3")                                                                   \
     " UNION ALL"                                                                                 \
-    " SELECT CASE WHEN q.unknown THEN 'u' ELSE 'c' END, NULL, NULL, NULL, NULL, NULL"            \
+    " SELECT CASE WHEN q.unknown THEN 'u' ELSE 'c' END, NULL, NULL, NULL, NULL, NULL, NULL"      \
     "   FROM q WHERE q.unknown OR (q.capped AND q.is_active)"
 
 const std::initializer_list<Oid> kRoundArgs = {TEXTARRAYOID, INT4OID, TIMESTAMPTZOID, INT4OID,
                                                TEXTOID,      UUIDARRAYOID, TEXTOID};
 
 /* Queues whose jobs carry no rate key: lease every candidate; a keyed one (rare here) is
- * returned as 'k' and goes through keyed_lease_plan_*. */
+ * returned as 'k' and goes through lease_with_budgets(). */
 KeptPlan round_plan(PM_ROUND_CAND PM_ROUND_LEASE("$5", "SELECT c.id FROM cand c WHERE c.rate_key IS NULL")
                     " SELECT 't'::text AS kind, c::pm_queue.jobs AS job, c.id, c.priority, c.run_at,"
-                    "        NULL::text AS queue FROM claimed c"
+                    "        NULL::text AS queue, NULL::text AS rate_key FROM claimed c"
                     " UNION ALL"
-                    " SELECT 'k', NULL, c.id, c.priority, c.run_at, NULL FROM cand c"
+                    " SELECT 'k', NULL, c.id, c.priority, c.run_at, c.queue_name, c.rate_key FROM cand c"
                     "  WHERE c.rate_key IS NOT NULL" PM_ROUND_TAIL,
                     kRoundArgs);
 
 /*
- * Budgets of rate-keyed candidates (`cand`, locked by this claim): which run now.
- *   budgets   the finite budget of each key (pm_queue.rate_limits, else the mailbox's
- *             daily_limit when pm_oltp shares the database).  Every key here is already
- *             this claimer's: lock_plan and round_plan only lock a keyed job after taking
- *             its key's advisory lock, so no other claimer consumes these keys until this
- *             transaction ends;
- *   granted   consume: one upsert per key and window.  ON CONFLICT DO UPDATE works on the
- *             latest committed counter under its row lock, so the grants of successive
- *             claimers add up whatever their snapshots, and used never passes max_per_window;
- *   verdict   unkeyed and unlimited candidates run; of the others the first `granted` of
- *             each key (claim order) run, the rest are deferred to the end of the window
- *             (run_at), never failed: by defer_plan, a statement of its own run only when
- *             there is something to defer (an UPDATE here would cost every claim the set-up
- *             of a second ModifyTable on jobs, with its six indexes).
+ * Consumes rate budget for this claim's keyed candidates: $1 the distinct keys, $2 how many
+ * candidates carry each.  One row per key with a finite budget: (key, grants, end of the
+ * current window); keys without a row are unlimited.
+ *   budgets   pm_queue.rate_limits, else the mailbox's daily_limit per UTC day when pm_oltp
+ *             shares the database.  Every key here is already this claimer's: lock_plan and
+ *             round_plan only lock a keyed job after taking its key's advisory lock, so no
+ *             other claimer consumes these keys until this transaction ends;
+ *   granted   one upsert per key and window.  ON CONFLICT DO UPDATE works on the latest
+ *             committed counter under its row lock, so the grants of successive claimers add
+ *             up whatever their snapshots, and used never passes max_per_window.
+ * Which candidates the grants go to is decided in C++ (common/rate_admission.h): the first
+ * ones of each key in claim order.  A statement of its own, without the jobs UPDATE: that
+ * one is lease_plan's, shared with unkeyed claims (set-up cost is most of a small claim).
  */
-#define PM_BUDGETS(BUDGET_JOIN)                                                                  \
-    ", budgets AS ("                                                                             \
-    "    SELECT k.key, " BUDGET_JOIN                                                             \
+#define PM_GRANT_SQL(BUDGET_JOINS)                                                               \
+    "WITH budgets AS ("                                                                          \
+    "    SELECT k.key, k.n, b.max_per_window, b.window_len,"                                     \
+    "           pm_queue.rate_window_start(now(), b.window_len) AS ws"                           \
+    "      FROM unnest($1::text[], $2::int[]) AS k(key, n)" BUDGET_JOINS                         \
     "), granted AS ("                                                                            \
     "    INSERT INTO pm_queue.rate_windows AS w"                                                 \
     "           (key, window_start, window_end, max_per_window, used, last_grant)"               \
-    "    SELECT b.key, s.ws, s.ws + b.window_len, b.max_per_window,"                             \
-    "           least(n.n, b.max_per_window), least(n.n, b.max_per_window)"                      \
+    "    SELECT b.key, b.ws, b.ws + b.window_len, b.max_per_window,"                             \
+    "           least(b.n, b.max_per_window), least(b.n, b.max_per_window)"                      \
     "      FROM budgets b"                                                                       \
-    "      JOIN (SELECT c.rate_key, count(*)::int AS n FROM cand c"                              \
-    "             WHERE c.rate_key IS NOT NULL GROUP BY 1) n"                                    \
-    "        ON n.rate_key = b.key"                                                              \
-    "     CROSS JOIN LATERAL (SELECT pm_queue.rate_window_start(now(), b.window_len) AS ws) s"   \
     "    ON CONFLICT (key, window_start) DO UPDATE"                                              \
     "       SET used = w.used + least(excluded.last_grant,"                                      \
     "                                 greatest(excluded.max_per_window - w.used, 0)),"           \
@@ -173,67 +174,36 @@ KeptPlan round_plan(PM_ROUND_CAND PM_ROUND_LEASE("$5", "SELECT c.id FROM cand c 
     "           max_per_window = excluded.max_per_window"                                        \
     "     WHERE w.used < excluded.max_per_window"                                                \
     "    RETURNING w.key, w.last_grant"                                                          \
-    "), verdict AS ("                                                                            \
-    "    SELECT c.id, c.priority, c.run_at, c.queue_name,"                                       \
-    "           CASE WHEN c.rate_key IS NULL OR b.key IS NULL THEN 't'"                          \
-    "                WHEN row_number() OVER (PARTITION BY c.rate_key ORDER BY c.priority, c.run_at)" \
-    "                     <= coalesce(g.last_grant, 0) THEN 't'"                                 \
-    "                ELSE 'd' END AS verdict,"                                                   \
-    "           pm_queue.rate_window_start(now(), b.window_len) + b.window_len AS until"         \
-    "      FROM cand c"                                                                          \
-    "      LEFT JOIN budgets b ON b.key = c.rate_key"                                             \
-    "      LEFT JOIN granted g ON g.key = c.rate_key"                                            \
-    ")"
+    ")"                                                                                          \
+    " SELECT b.key, coalesce(g.last_grant, 0), b.ws + b.window_len"                              \
+    "   FROM budgets b LEFT JOIN granted g ON g.key = b.key"
 
-#define PM_BUDGETS_OLTP                                                                          \
-    PM_BUDGETS("coalesce(r.max_per_window, m.daily_limit) AS max_per_window,"                   \
-               "           coalesce(r.window_len, interval '1 day') AS window_len"              \
-               "      FROM (SELECT DISTINCT c.rate_key AS key FROM cand c"                      \
-               "             WHERE c.rate_key IS NOT NULL) k"                                   \
-               "      LEFT JOIN LATERAL (SELECT rl.max_per_window, rl.window_len"               \
-               "                           FROM pm_queue.rate_limits rl"                        \
-               "                          WHERE rl.key = k.key LIMIT 1) r ON true"              \
-               "      LEFT JOIN LATERAL (SELECT a.daily_limit FROM pm_oltp.email_accounts a"    \
-               "                          WHERE r.max_per_window IS NULL"                       \
-               "                            AND a.id = pm_queue.rate_key_mailbox(k.key)"        \
-               "                            AND a.daily_limit IS NOT NULL LIMIT 1) m ON true"   \
-               "     WHERE r.max_per_window IS NOT NULL OR m.daily_limit IS NOT NULL")
+KeptPlan grant_plan_oltp(PM_GRANT_SQL(
+                             "  LEFT JOIN LATERAL (SELECT rl.max_per_window, rl.window_len"
+                             "                       FROM pm_queue.rate_limits rl"
+                             "                      WHERE rl.key = k.key LIMIT 1) r ON true"
+                             "  LEFT JOIN LATERAL (SELECT a.daily_limit FROM pm_oltp.email_accounts a"
+                             "                      WHERE r.max_per_window IS NULL"
+                             "                        AND a.id = pm_queue.rate_key_mailbox(k.key)"
+                             "                        AND a.daily_limit IS NOT NULL LIMIT 1) m ON true"
+                             " CROSS JOIN LATERAL (SELECT coalesce(r.max_per_window, m.daily_limit) AS max_per_window,"
+                             "                            coalesce(r.window_len, interval '1 day') AS window_len) b"
+                             " WHERE b.max_per_window IS NOT NULL"),
+                         {TEXTARRAYOID, INT4ARRAYOID});
+KeptPlan grant_plan_alone(PM_GRANT_SQL(
+                              " CROSS JOIN LATERAL (SELECT rl.max_per_window, rl.window_len"
+                              "                       FROM pm_queue.rate_limits rl"
+                              "                      WHERE rl.key = k.key LIMIT 1) b"),
+                          {TEXTARRAYOID, INT4ARRAYOID});
 
-#define PM_BUDGETS_ALONE                                                                         \
-    PM_BUDGETS("r.max_per_window, r.window_len"                                                 \
-               "      FROM (SELECT DISTINCT c.rate_key AS key FROM cand c"                      \
-               "             WHERE c.rate_key IS NOT NULL) k"                                   \
-               "      CROSS JOIN LATERAL (SELECT rl.max_per_window, rl.window_len"              \
-               "                            FROM pm_queue.rate_limits rl"                       \
-               "                           WHERE rl.key = k.key LIMIT 1) r")
-
-/* Leases jobs this claim has locked ($1 their ids, $2 worker) through the budget pipeline
- * (unkeyed ones pass straight through), and probes the ready index of queue $3 from
- * ($4, $5) for the claim hint (NULL: no probe). */
-#define PM_KEYED_LEASE_SQL(BUDGETS)                                                                  \
-    "WITH q AS (SELECT jq.name, jq.timeout_seconds FROM pm_queue.job_queues jq"                  \
-    "), cand AS ("                                                                               \
-    "    SELECT j.id, j.rate_key, j.priority, j.run_at, j.queue_name"                            \
-    "      FROM pm_queue.jobs j WHERE j.id = ANY ($1)"                                           \
-    ")" BUDGETS                                                                                  \
-    PM_ROUND_LEASE("$2", "SELECT v.id FROM verdict v WHERE v.verdict = 't'")                  \
-    " SELECT 't'::text AS kind, c::pm_queue.jobs AS job, c.id, c.priority, c.run_at,"            \
-    "        NULL::text AS queue FROM claimed c"                                                 \
-    " UNION ALL"                                                                                 \
-    " SELECT v.verdict, NULL, v.id, v.priority, v.until, v.queue_name FROM verdict v"            \
-    "  WHERE v.verdict <> 't'" PM_PROBE("$3", "$4", "$5")
-
-const std::initializer_list<Oid> kLeaseArgs = {UUIDARRAYOID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
-
-KeptPlan keyed_lease_plan_oltp(PM_KEYED_LEASE_SQL(PM_BUDGETS_OLTP), kLeaseArgs);
-KeptPlan keyed_lease_plan_alone(PM_KEYED_LEASE_SQL(PM_BUDGETS_ALONE), kLeaseArgs);
-
-/* The same without rate keys. */
+/* Leases jobs this claim has locked ($1 their ids, $2 worker) and probes the live index of
+ * queue $3 from ($4, $5) for the claim hint (NULL: no probe). */
 KeptPlan lease_plan("WITH q AS (SELECT jq.name, jq.timeout_seconds FROM pm_queue.job_queues jq)"
                     PM_ROUND_LEASE("$2", "SELECT unnest($1::uuid[])")
                     " SELECT 't'::text AS kind, c::pm_queue.jobs AS job, c.id, c.priority, c.run_at,"
-                    "        NULL::text AS queue FROM claimed c" PM_PROBE("$3", "$4", "$5"),
-                    kLeaseArgs);
+                    "        NULL::text AS queue, NULL::text AS rate_key FROM claimed c"
+                    PM_PROBE("$3", "$4", "$5"),
+                    {UUIDARRAYOID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID});
 
 /* Moves over-budget jobs ($1, locked by this claim) to the end of their window ($2). */
 KeptPlan defer_plan("UPDATE pm_queue.jobs j SET run_at = d.until, updated_at = now()"
@@ -252,7 +222,7 @@ KeptPlan defer_plan("UPDATE pm_queue.jobs j SET run_at = d.until, updated_at = n
  * is a one-time filter (an InitPlan): a paused or capped queue locks nothing.
  */
 KeptPlan lock_plan(
-    "SELECT j.id, j.rate_key IS NOT NULL AS keyed"
+    "SELECT j.id, j.rate_key, j.priority"
     "  FROM pm_queue.jobs j"
     " WHERE j.queue_name = $1"
     "   AND " PM_LIVE_READY("j")
@@ -286,6 +256,40 @@ bool oltp_mailboxes_here()
         here = OidIsValid(ns) && OidIsValid(get_relname_relid("email_accounts", ns));
     });
     return here;
+}
+
+/* A locked candidate: the budget of its rate key (if any) decides whether it runs now. */
+struct Candidate {
+    pg_uuid_t id;
+    std::optional<std::string> rate_key;
+    int priority;
+    std::string queue;
+};
+
+Datum text_array(const std::vector<std::string> &values)
+{
+    Datum result = (Datum) 0;
+    pm::pg_call([&] {
+        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (values.size() + 1)));
+        for (std::size_t i = 0; i < values.size(); i++)
+            elems[i] = PointerGetDatum(cstring_to_text_with_len(values[i].data(), static_cast<int>(values[i].size())));
+        result = PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), TEXTOID, -1, false,
+                                                 TYPALIGN_INT));
+    });
+    return result;
+}
+
+Datum int4_array(const std::vector<int> &values)
+{
+    Datum result = (Datum) 0;
+    pm::pg_call([&] {
+        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (values.size() + 1)));
+        for (std::size_t i = 0; i < values.size(); i++)
+            elems[i] = Int32GetDatum(values[i]);
+        result = PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), INT4OID, sizeof(int32),
+                                                 true, TYPALIGN_INT));
+    });
+    return result;
 }
 
 Datum uuid_array(const std::vector<pg_uuid_t> &ids)
@@ -403,16 +407,16 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
         bool has_capped = false;
         bool unknown = false;
         std::vector<pg_uuid_t> seen;
-        std::vector<pg_uuid_t> keyed;
+        std::vector<Candidate> keyed;
         std::optional<HintKey> first_live;
         std::vector<pg_uuid_t> defer_ids;
         std::vector<TimestampTz> defer_until;
         int n_cand = 0;
-        /* Rows of any round statement (see PM_ROUND_TAIL for the kinds). */
+        /* Rows of round_plan / lease_plan (see PM_ROUND_TAIL for the kinds). */
         auto take_rows = [&](uint64 rows, bool candidates) {
             for (uint64 r = 0; r < rows; r++) {
                 const char kind = *VARDATA_ANY(DatumGetTextPP(*result_value(r, 1)));
-                if (candidates && (kind == 't' || kind == 'k' || kind == 'd'))
+                if (candidates && (kind == 't' || kind == 'k'))
                     n_cand++;
                 switch (kind) {
                 case 't':
@@ -420,18 +424,11 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                     n_claimed++;
                     break;
                 case 'k':
-                    keyed.push_back(*DatumGetUUIDP(*result_value(r, 3)));
+                    keyed.push_back(Candidate{*DatumGetUUIDP(*result_value(r, 3)),
+                                              pm::to_string(DatumGetTextPP(*result_value(r, 7))),
+                                              DatumGetInt32(*result_value(r, 4)),
+                                              pm::to_string(DatumGetTextPP(*result_value(r, 6)))});
                     break;
-                case 'd': {
-                    /* Ready again at its window's end: the hint must not pass it. */
-                    const std::string queue = pm::to_string(DatumGetTextPP(*result_value(r, 6)));
-                    const TimestampTz until = DatumGetTimestampTz(*result_value(r, 5));
-                    pm::queue_shared::lower_at_commit(queue, HintKey{DatumGetInt32(*result_value(r, 4)), until});
-                    seen.push_back(*DatumGetUUIDP(*result_value(r, 3)));
-                    defer_ids.push_back(seen.back());
-                    defer_until.push_back(until);
-                    break;
-                }
                 case 'f':
                     first_live = HintKey{DatumGetInt32(*result_value(r, 4)),
                                          DatumGetTimestampTz(*result_value(r, 5))};
@@ -445,6 +442,47 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                 }
             }
         };
+        /* Budgets for locked candidates: which run now (returned), which wait for their
+         * window's end (queued for defer_plan; the hint must not pass them). */
+        auto admit = [&](const std::vector<Candidate> &cands) {
+            std::vector<std::optional<std::string>> keys;
+            keys.reserve(cands.size());
+            for (const Candidate &c : cands)
+                keys.push_back(c.rate_key);
+            std::unordered_map<std::string, int> granted;
+            std::unordered_map<std::string, TimestampTz> window_end;
+            const auto demand = pm::queue::key_demand(keys);
+            if (!demand.empty()) {
+                std::vector<std::string> demand_keys;
+                std::vector<int> demand_counts;
+                for (const auto &[key, n] : demand) {
+                    demand_keys.push_back(key);
+                    demand_counts.push_back(n);
+                }
+                KeptPlan &plan = oltp_mailboxes_here() ? grant_plan_oltp : grant_plan_alone;
+                const Datum args[2] = {text_array(demand_keys), int4_array(demand_counts)};
+                const uint64 rows = plan.run(args, "  ");
+                for (uint64 r = 0; r < rows; r++) {
+                    const std::string key = pm::to_string(DatumGetTextPP(*result_value(r, 1)));
+                    granted[key] = DatumGetInt32(*result_value(r, 2));
+                    window_end[key] = DatumGetTimestampTz(*result_value(r, 3));
+                }
+            }
+            const std::vector<bool> runs = pm::queue::admit_in_claim_order(keys, granted);
+            std::vector<pg_uuid_t> take;
+            for (std::size_t i = 0; i < cands.size(); i++) {
+                if (runs[i]) {
+                    take.push_back(cands[i].id);
+                    continue;
+                }
+                const TimestampTz until = window_end.at(*cands[i].rate_key);
+                pm::queue_shared::lower_at_commit(cands[i].queue, HintKey{cands[i].priority, until});
+                seen.push_back(cands[i].id);
+                defer_ids.push_back(cands[i].id);
+                defer_until.push_back(until);
+            }
+            return take;
+        };
         for (int round = 1;; round++) {
             n_cand = 0;
             keyed.clear();
@@ -452,9 +490,8 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
             /* $7 / lease $3: probe for the hint only where it is used. */
             const Datum probe = single && round == 1 && slot >= 0 ? pm::text_datum(names[0]) : (Datum) 0;
             if (single) {
-                /* Lock (lock_plan), then lease what was locked, through the budget
-                 * pipeline when any candidate has a rate key. */
-                std::vector<pg_uuid_t> locked;
+                /* Lock (lock_plan), admit under the rate budgets, lease (lease_plan). */
+                std::vector<Candidate> locked;
                 bool any_keyed = false;
                 {
                     const Datum args[5] = {pm::text_datum(names[0]), Int32GetDatum(start.from.priority),
@@ -462,8 +499,13 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                                            uuid_array(seen)};
                     const uint64 rows = lock_plan.run(args, "     ");
                     for (uint64 r = 0; r < rows; r++) {
-                        locked.push_back(*DatumGetUUIDP(*result_value(r, 1)));
-                        any_keyed = any_keyed || DatumGetBool(*result_value(r, 2));
+                        const auto key = result_value(r, 2);
+                        any_keyed = any_keyed || key.has_value();
+                        locked.push_back(Candidate{*DatumGetUUIDP(*result_value(r, 1)),
+                                                   key ? std::optional<std::string>(
+                                                             pm::to_string(DatumGetTextPP(*key)))
+                                                       : std::nullopt,
+                                                   DatumGetInt32(*result_value(r, 3)), names[0]});
                     }
                     n_cand = static_cast<int>(rows);
                 }
@@ -474,21 +516,25 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                     else
                         has_capped = DatumGetBool(*result_value(0, 1));
                 }
-                if (!locked.empty() || probe) {
+                std::vector<pg_uuid_t> take;
+                if (any_keyed) {
+                    take = admit(locked);
+                } else {
+                    for (const Candidate &c : locked)
+                        take.push_back(c.id);
+                }
+                if (!take.empty() || probe) {
                     pm::queue_shared::HotWrite hot;
-                    KeptPlan &plan = !any_keyed             ? lease_plan
-                                     : oltp_mailboxes_here() ? keyed_lease_plan_oltp
-                                                             : keyed_lease_plan_alone;
                     /* The probe is this statement's, so the hint's claim window starts here
                      * rather than before lock_plan: the shorter the window, the fewer
                      * lowerings by concurrent commits it overlaps, and past
                      * kRecentLowerings of them the claim could not advance the hint. */
                     const pm::queue::ClaimStart probe_start = probe ? pm::queue_shared::begin_claim(slot) : start;
-                    const Datum args[5] = {uuid_array(locked), worker, probe,
+                    const Datum args[5] = {uuid_array(take), worker, probe,
                                            Int32GetDatum(probe_start.from.priority),
                                            TimestampTzGetDatum(probe_start.from.run_at)};
                     const char nulls[6] = {' ', ' ', probe ? ' ' : 'n', ' ', ' ', '\0'};
-                    take_rows(plan.run(args, nulls), false);
+                    take_rows(lease_plan.run(args, nulls), false);
                     if (probe)
                         pm::queue_shared::finish_claim(slot, probe_start, first_live);
                 }
@@ -502,11 +548,13 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                     take_rows(round_plan.run(args, nulls), true);
                 }
                 if (!keyed.empty()) {
-                    pm::queue_shared::HotWrite hot;
-                    KeptPlan &plan = oltp_mailboxes_here() ? keyed_lease_plan_oltp : keyed_lease_plan_alone;
-                    const Datum args[5] = {uuid_array(keyed), worker, (Datum) 0, Int32GetDatum(0),
-                                           TimestampTzGetDatum(0)};
-                    take_rows(plan.run(args, "  nnn"), false);
+                    const std::vector<pg_uuid_t> take = admit(keyed);
+                    if (!take.empty()) {
+                        pm::queue_shared::HotWrite hot;
+                        const Datum args[5] = {uuid_array(take), worker, (Datum) 0, Int32GetDatum(0),
+                                               TimestampTzGetDatum(0)};
+                        take_rows(lease_plan.run(args, "  nnn"), false);
+                    }
                 }
             }
             if (!defer_ids.empty()) {
