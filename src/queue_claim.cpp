@@ -18,6 +18,7 @@
  */
 #include "boundary.h"
 #include "common/rate_admission.h"
+#include "queue_lease.h"
 #include "queue_plan.h"
 #include "queue_shared.h"
 
@@ -26,6 +27,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
+#include "executor/executor.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -222,7 +224,14 @@ KeptPlan defer_plan("UPDATE pm_queue.jobs j SET run_at = d.until, updated_at = n
  * is a one-time filter (an InitPlan): a paused or capped queue locks nothing.
  */
 KeptPlan lock_plan(
-    "SELECT j.id, j.rate_key, j.priority"
+    "SELECT j.id, j.rate_key, j.priority, j.ctid,"
+    "       (SELECT q.timeout_seconds FROM pm_queue.job_queues q WHERE q.name = $1),"
+    /* The claim hint's probe ($6 NULL: none): the first ready entry from the hint, due or
+     * not, locked or not, as a whole row (one sub-plan for both columns). */
+    "       (SELECT f FROM pm_queue.jobs f"
+    "         WHERE f.queue_name = $6 AND " PM_LIVE_READY("f")
+    "           AND (f.priority, f.run_at) >= ($2, $3)"
+    "         ORDER BY f.priority, f.run_at LIMIT 1)"
     "  FROM pm_queue.jobs j"
     " WHERE j.queue_name = $1"
     "   AND " PM_LIVE_READY("j")
@@ -236,7 +245,14 @@ KeptPlan lock_plan(
     " ORDER BY j.priority, j.run_at"
     " LIMIT $4"
     "   FOR UPDATE OF j SKIP LOCKED",
-    {TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, UUIDARRAYOID});
+    {TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, UUIDARRAYOID, TEXTOID});
+
+/* The probe alone, for a claim that locked nothing (lock_plan's probe is in its rows). */
+KeptPlan probe_plan("SELECT f.priority, f.run_at FROM pm_queue.jobs f"
+                    " WHERE f.queue_name = $1 AND " PM_LIVE_READY("f")
+                    "   AND (f.priority, f.run_at) >= ($2, $3)"
+                    " ORDER BY f.priority, f.run_at LIMIT 1",
+                    {TEXTOID, INT4OID, TIMESTAMPTZOID});
 
 /* Why a single-queue claim found fewer jobs than it wanted: unknown queue (no row), capped
  * (claim_capped()), paused or simply short. */
@@ -266,59 +282,62 @@ struct Candidate {
     std::string queue;
 };
 
-Datum text_array(const std::vector<std::string> &values)
+/* A PostgreSQL array of `elem_type` holding `values`, each made a Datum by `to_datum` (runs
+ * inside pg_call: it may palloc). */
+template <typename T, typename ToDatum>
+Datum datum_array(const std::vector<T> &values, Oid elem_type, ToDatum to_datum)
 {
     Datum result = (Datum) 0;
     pm::pg_call([&] {
+        int16 len = 0;
+        bool byval = false;
+        char align = 0;
+        get_typlenbyvalalign(elem_type, &len, &byval, &align);
         Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (values.size() + 1)));
         for (std::size_t i = 0; i < values.size(); i++)
-            elems[i] = PointerGetDatum(cstring_to_text_with_len(values[i].data(), static_cast<int>(values[i].size())));
-        result = PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), TEXTOID, -1, false,
-                                                 TYPALIGN_INT));
+            elems[i] = to_datum(values[i]);
+        result = PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), elem_type, len, byval, align));
     });
     return result;
+}
+
+Datum text_array(const std::vector<std::string> &values)
+{
+    return datum_array(values, TEXTOID, [](const std::string &v) {
+        return PointerGetDatum(cstring_to_text_with_len(v.data(), static_cast<int>(v.size())));
+    });
 }
 
 Datum int4_array(const std::vector<int> &values)
 {
-    Datum result = (Datum) 0;
-    pm::pg_call([&] {
-        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (values.size() + 1)));
-        for (std::size_t i = 0; i < values.size(); i++)
-            elems[i] = Int32GetDatum(values[i]);
-        result = PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), INT4OID, sizeof(int32),
-                                                 true, TYPALIGN_INT));
-    });
-    return result;
+    return datum_array(values, INT4OID, [](int v) { return Int32GetDatum(v); });
 }
 
 Datum uuid_array(const std::vector<pg_uuid_t> &ids)
 {
-    Datum result = (Datum) 0;
-    pm::pg_call([&] {
-        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (ids.size() + 1)));
-        for (std::size_t i = 0; i < ids.size(); i++) {
-            pg_uuid_t *u = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
-            *u = ids[i];
-            elems[i] = UUIDPGetDatum(u);
-        }
-        result = PointerGetDatum(construct_array(elems, static_cast<int>(ids.size()), UUIDOID,
-                                                 UUID_LEN, false, TYPALIGN_CHAR));
+    return datum_array(ids, UUIDOID, [](const pg_uuid_t &id) {
+        pg_uuid_t *copy = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+        *copy = id;
+        return UUIDPGetDatum(copy);
     });
-    return result;
 }
 
 Datum timestamptz_array(const std::vector<TimestampTz> &values)
 {
-    Datum result = (Datum) 0;
+    return datum_array(values, TIMESTAMPTZOID, [](TimestampTz v) { return TimestampTzGetDatum(v); });
+}
+
+/* Where a job (a pm_queue.jobs composite) sits in the live index: (priority, run_at). */
+HintKey hint_key_of_job(Datum job)
+{
+    HintKey key{};
     pm::pg_call([&] {
-        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (values.size() + 1)));
-        for (std::size_t i = 0; i < values.size(); i++)
-            elems[i] = TimestampTzGetDatum(values[i]);
-        result = PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), TIMESTAMPTZOID,
-                                                 sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+        bool isnull = false;
+        const HeapTupleHeader row = DatumGetHeapTupleHeader(job);
+        key.priority = DatumGetInt32(GetAttributeByName(row, "priority", &isnull));
+        key.run_at = DatumGetTimestampTz(GetAttributeByName(row, "run_at", &isnull));
     });
-    return result;
+    return key;
 }
 
 void put_job(ReturnSetInfo *rsinfo, Datum job)
@@ -469,19 +488,16 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                 }
             }
             const std::vector<bool> runs = pm::queue::admit_in_claim_order(keys, granted);
-            std::vector<pg_uuid_t> take;
             for (std::size_t i = 0; i < cands.size(); i++) {
-                if (runs[i]) {
-                    take.push_back(cands[i].id);
+                if (runs[i])
                     continue;
-                }
                 const TimestampTz until = window_end.at(*cands[i].rate_key);
                 pm::queue_shared::lower_at_commit(cands[i].queue, HintKey{cands[i].priority, until});
                 seen.push_back(cands[i].id);
                 defer_ids.push_back(cands[i].id);
                 defer_until.push_back(until);
             }
-            return take;
+            return runs;
         };
         for (int round = 1;; round++) {
             n_cand = 0;
@@ -490,14 +506,23 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
             /* $7 / lease $3: probe for the hint only where it is used. */
             const Datum probe = single && round == 1 && slot >= 0 ? pm::text_datum(names[0]) : (Datum) 0;
             if (single) {
-                /* Lock (lock_plan), admit under the rate budgets, lease (lease_plan). */
+                /* Lock and probe (lock_plan), admit under the rate budgets, lease
+                 * (queue_lease.cpp, no statement).  Lock and probe start where this claim
+                 * read the hint (begin_claim, once: its periodic full scan from the start
+                 * is the safety net for a job the hint passed), and the claim's window ends
+                 * right after lock_plan, so it overlaps few lowerings by concurrent commits
+                 * (past kRecentLowerings of them the claim could not advance the hint). */
+                const pm::queue::ClaimStart from = start;
                 std::vector<Candidate> locked;
+                std::vector<ItemPointerData> tids;
                 bool any_keyed = false;
+                int32 timeout_seconds = 0;
                 {
-                    const Datum args[5] = {pm::text_datum(names[0]), Int32GetDatum(start.from.priority),
-                                           TimestampTzGetDatum(start.from.run_at), Int32GetDatum(want),
-                                           uuid_array(seen)};
-                    const uint64 rows = lock_plan.run(args, "     ");
+                    const Datum args[6] = {pm::text_datum(names[0]), Int32GetDatum(from.from.priority),
+                                           TimestampTzGetDatum(from.from.run_at), Int32GetDatum(want),
+                                           uuid_array(seen), probe};
+                    const char nulls[7] = {' ', ' ', ' ', ' ', ' ', probe ? ' ' : 'n', '\0'};
+                    const uint64 rows = lock_plan.run(args, nulls);
                     for (uint64 r = 0; r < rows; r++) {
                         const auto key = result_value(r, 2);
                         any_keyed = any_keyed || key.has_value();
@@ -506,8 +531,24 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                                                              pm::to_string(DatumGetTextPP(*key)))
                                                        : std::nullopt,
                                                    DatumGetInt32(*result_value(r, 3)), names[0]});
+                        tids.push_back(*reinterpret_cast<ItemPointer>(DatumGetPointer(*result_value(r, 4))));
                     }
                     n_cand = static_cast<int>(rows);
+                    if (rows > 0) {
+                        timeout_seconds = DatumGetInt32(*result_value(0, 5));
+                        if (const auto row = result_value(0, 6))
+                            first_live = hint_key_of_job(*row);
+                    }
+                }
+                if (probe) {
+                    if (n_cand == 0) {
+                        const Datum args[3] = {pm::text_datum(names[0]), Int32GetDatum(from.from.priority),
+                                               TimestampTzGetDatum(from.from.run_at)};
+                        if (probe_plan.run(args, "   ") > 0)
+                            first_live = HintKey{DatumGetInt32(*result_value(0, 1)),
+                                                 DatumGetTimestampTz(*result_value(0, 2))};
+                    }
+                    pm::queue_shared::finish_claim(slot, from, first_live);
                 }
                 if (n_cand < want && round == 1) {
                     const Datum args[1] = {pm::text_datum(names[0])};
@@ -516,28 +557,15 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                     else
                         has_capped = DatumGetBool(*result_value(0, 1));
                 }
-                std::vector<pg_uuid_t> take;
+                std::vector<ItemPointerData> take = tids;
                 if (any_keyed) {
-                    take = admit(locked);
-                } else {
-                    for (const Candidate &c : locked)
-                        take.push_back(c.id);
+                    const std::vector<bool> runs = admit(locked);
+                    take.clear();
+                    for (std::size_t i = 0; i < runs.size(); i++)
+                        if (runs[i])
+                            take.push_back(tids[i]);
                 }
-                if (!take.empty() || probe) {
-                    pm::queue_shared::HotWrite hot;
-                    /* The probe is this statement's, so the hint's claim window starts here
-                     * rather than before lock_plan: the shorter the window, the fewer
-                     * lowerings by concurrent commits it overlaps, and past
-                     * kRecentLowerings of them the claim could not advance the hint. */
-                    const pm::queue::ClaimStart probe_start = probe ? pm::queue_shared::begin_claim(slot) : start;
-                    const Datum args[5] = {uuid_array(take), worker, probe,
-                                           Int32GetDatum(probe_start.from.priority),
-                                           TimestampTzGetDatum(probe_start.from.run_at)};
-                    const char nulls[6] = {' ', ' ', probe ? ' ' : 'n', ' ', ' ', '\0'};
-                    take_rows(lease_plan.run(args, nulls), false);
-                    if (probe)
-                        pm::queue_shared::finish_claim(slot, probe_start, first_live);
-                }
+                n_claimed += pm::queue_lease::lease_locked(take, worker, timeout_seconds, rsinfo->setResult);
             } else {
                 {
                     pm::queue_shared::HotWrite hot;
@@ -548,7 +576,11 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                     take_rows(round_plan.run(args, nulls), true);
                 }
                 if (!keyed.empty()) {
-                    const std::vector<pg_uuid_t> take = admit(keyed);
+                    const std::vector<bool> runs = admit(keyed);
+                    std::vector<pg_uuid_t> take;
+                    for (std::size_t i = 0; i < runs.size(); i++)
+                        if (runs[i])
+                            take.push_back(keyed[i].id);
                     if (!take.empty()) {
                         pm::queue_shared::HotWrite hot;
                         const Datum args[5] = {uuid_array(take), worker, (Datum) 0, Int32GetDatum(0),
