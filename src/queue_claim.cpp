@@ -18,6 +18,7 @@
  */
 #include "boundary.h"
 #include "common/rate_admission.h"
+#include "queue_budget.h"
 #include "queue_lease.h"
 #include "queue_plan.h"
 #include "queue_shared.h"
@@ -143,6 +144,8 @@ KeptPlan round_plan(PM_ROUND_CAND PM_ROUND_LEASE("$5", "SELECT c.id FROM cand c 
                     kRoundArgs);
 
 /*
+ * The budget step as a statement, for callers under row-level security on the budget tables
+ * (workers run as pm_service and take queue_budget.cpp's direct path, same semantics).
  * Consumes rate budget for this claim's keyed candidates: $1 the distinct keys, $2 how many
  * candidates carry each.  One row per key with a finite budget: (key, grants, end of the
  * current window); keys without a row are unlimited.
@@ -471,14 +474,22 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
             std::unordered_map<std::string, int> granted;
             std::unordered_map<std::string, TimestampTz> window_end;
             const auto demand = pm::queue::key_demand(keys);
-            if (!demand.empty()) {
+            std::unordered_map<std::string, pm::queue_budget::Grant> direct;
+            const bool oltp = !demand.empty() && oltp_mailboxes_here();
+            if (!demand.empty() && pm::queue_budget::grant(demand, oltp, direct)) {
+                for (const auto &[key, g] : direct) {
+                    granted[key] = g.granted;
+                    window_end[key] = g.window_end;
+                }
+            } else if (!demand.empty()) {
+                /* Row-level security applies to the caller: grant under its policies. */
                 std::vector<std::string> demand_keys;
                 std::vector<int> demand_counts;
                 for (const auto &[key, n] : demand) {
                     demand_keys.push_back(key);
                     demand_counts.push_back(n);
                 }
-                KeptPlan &plan = oltp_mailboxes_here() ? grant_plan_oltp : grant_plan_alone;
+                KeptPlan &plan = oltp ? grant_plan_oltp : grant_plan_alone;
                 const Datum args[2] = {text_array(demand_keys), int4_array(demand_counts)};
                 const uint64 rows = plan.run(args, "  ");
                 for (uint64 r = 0; r < rows; r++) {

@@ -18,42 +18,17 @@
 #include "queue_lease.h"
 
 #include "boundary.h"
+#include "direct_write.h"
 
 extern "C" {
-#include "access/table.h"
 #include "access/tableam.h"
-#include "access/xact.h"
 #include "catalog/namespace.h"
-#include "commands/trigger.h"
-#include "executor/executor.h"
-#include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "utils/acl.h"
 #include "utils/lsyscache.h"
-#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 }
 
 namespace pm::queue_lease {
-
-namespace {
-
-/* Attribute numbers (1-based) of the columns a lease writes. */
-struct LeaseColumns {
-    AttrNumber status, locked_by, locked_until, attempt_count, started_at, updated_at;
-};
-
-AttrNumber column(Relation rel, const char *name)
-{
-    const AttrNumber attnum = get_attnum(RelationGetRelid(rel), name);
-    if (attnum == InvalidAttrNumber)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                        errmsg("pm_queue.jobs has no column \"%s\"", name)));
-    return attnum;
-}
-
-} // namespace
 
 int lease_locked(const std::vector<ItemPointerData> &tids, Datum worker, int32 timeout_seconds,
                  Tuplestorestate *out)
@@ -62,34 +37,14 @@ int lease_locked(const std::vector<ItemPointerData> &tids, Datum worker, int32 t
         return 0;
     int leased = 0;
     pm::pg_call([&] {
-        const Oid relid = get_relname_relid("jobs", get_namespace_oid("pm_queue", false));
-        Relation rel = table_open(relid, RowExclusiveLock);
-        const AclResult acl = pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE);
-        if (acl != ACLCHECK_OK)
-            aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
-        const LeaseColumns col = {column(rel, "status"),        column(rel, "locked_by"),
-                                  column(rel, "locked_until"),  column(rel, "attempt_count"),
-                                  column(rel, "started_at"),    column(rel, "updated_at")};
-
-        EState *estate = CreateExecutorState();
-        RangeTblEntry *rte = makeNode(RangeTblEntry);
-        rte->rtekind = RTE_RELATION;
-        rte->relid = relid;
-        rte->relkind = rel->rd_rel->relkind;
-        rte->rellockmode = RowExclusiveLock;
-        ExecInitRangeTable(estate, list_make1(rte));
-        ResultRelInfo *rri = makeNode(ResultRelInfo);
-        InitResultRelInfo(rri, rel, 1, nullptr, 0);
-        estate->es_output_cid = GetCurrentCommandId(true);
-        estate->es_snapshot = GetActiveSnapshot();
-        AfterTriggerBeginQuery();
-        ExecOpenIndices(rri, false);
-        EPQState epq;
-        EvalPlanQualInit(&epq, estate, nullptr, NIL, -1);
-
-        TupleTableSlot *old_row = table_slot_create(rel, &estate->es_tupleTable);
-        TupleTableSlot *new_row = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
-        const int natts = RelationGetDescr(rel)->natts;
+        pm::direct::Writer w;
+        pm::direct::open_writer(w, get_relname_relid("jobs", get_namespace_oid("pm_queue", false)), ACL_UPDATE);
+        const AttrNumber status = pm::direct::column_number(w.rel, "status");
+        const AttrNumber locked_by = pm::direct::column_number(w.rel, "locked_by");
+        const AttrNumber locked_until = pm::direct::column_number(w.rel, "locked_until");
+        const AttrNumber attempt_count = pm::direct::column_number(w.rel, "attempt_count");
+        const AttrNumber started_at = pm::direct::column_number(w.rel, "started_at");
+        const AttrNumber updated_at = pm::direct::column_number(w.rel, "updated_at");
         const TimestampTz now = GetCurrentTransactionStartTimestamp();
         const Datum running = CStringGetTextDatum("running");
         const Datum started = TimestampTzGetDatum(now);
@@ -99,37 +54,23 @@ int lease_locked(const std::vector<ItemPointerData> &tids, Datum worker, int32 t
             ItemPointerData at = tid;
             /* The row is ours (locked FOR UPDATE by this transaction): the version at its tid
              * is the newest one. */
-            if (!table_tuple_fetch_row_version(rel, &at, SnapshotAny, old_row))
+            if (!table_tuple_fetch_row_version(w.rel, &at, SnapshotAny, w.stored))
                 elog(ERROR, "pm_queue: a job locked by this claim is gone");
-            slot_getallattrs(old_row);
-            ExecClearTuple(new_row);
-            memcpy(new_row->tts_values, old_row->tts_values, sizeof(Datum) * natts);
-            memcpy(new_row->tts_isnull, old_row->tts_isnull, sizeof(bool) * natts);
-            auto set = [&](AttrNumber attnum, Datum value) {
-                new_row->tts_values[attnum - 1] = value;
-                new_row->tts_isnull[attnum - 1] = false;
-            };
-            set(col.status, running);
-            set(col.locked_by, worker);
-            set(col.locked_until, until);
-            set(col.attempt_count, Int32GetDatum(DatumGetInt32(old_row->tts_values[col.attempt_count - 1]) + 1));
-            set(col.started_at, started);
-            set(col.updated_at, started);
-            ExecStoreVirtualTuple(new_row);
-            ExecSimpleRelationUpdate(rri, estate, &epq, old_row, new_row);
-            tuplestore_puttupleslot(out, new_row);
-            ResetPerTupleExprContext(estate);
+            TupleTableSlot *row = pm::direct::begin_new_version(w, w.stored);
+            pm::direct::set_column(row, status, running);
+            pm::direct::set_column(row, locked_by, worker);
+            pm::direct::set_column(row, locked_until, until);
+            pm::direct::set_column(row, attempt_count,
+                                   Int32GetDatum(DatumGetInt32(w.stored->tts_values[attempt_count - 1]) + 1));
+            pm::direct::set_column(row, started_at, started);
+            pm::direct::set_column(row, updated_at, started);
+            ExecStoreVirtualTuple(row);
+            ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, w.stored, row);
+            tuplestore_puttupleslot(out, row);
+            ResetPerTupleExprContext(w.estate);
             leased++;
         }
-
-        EvalPlanQualEnd(&epq);
-        ExecCloseIndices(rri);
-        AfterTriggerEndQuery(estate);
-        ExecResetTupleTable(estate->es_tupleTable, false);
-        FreeExecutorState(estate);
-        table_close(rel, NoLock);
-        /* Later statements of this transaction see the leases. */
-        CommandCounterIncrement();
+        pm::direct::close_writer(w);
     });
     return leased;
 }

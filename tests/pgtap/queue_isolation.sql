@@ -9,7 +9,7 @@ BEGIN;
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pm_queue;
 RESET client_min_messages;
-SELECT plan(30);
+SELECT plan(33);
 
 CREATE FUNCTION pg_temp.run_as(who text, tenant uuid, stmt text) RETURNS text
 LANGUAGE plpgsql AS $f$
@@ -140,6 +140,25 @@ SELECT is((SELECT count(*)::int FROM pm_queue.claim('{email-sending}', 'sender',
           'raising daily_limit frees exactly the difference today');
 SELECT is((SELECT used FROM pm_queue.rate_windows WHERE key = 'mailbox:' || pg_temp.uid('d', 1)), 4,
           'the window counter records every send');
+
+-- The budget step for a claimer under row-level security (a worker role without BYPASSRLS)
+-- is the statement grant_plan, not the direct path workers take: same counters, same result.
+CREATE ROLE pgtap_rls_worker IN ROLE pm_app;
+GRANT SELECT, INSERT, UPDATE ON pm_queue.rate_windows TO pgtap_rls_worker;
+GRANT SELECT ON pm_queue.rate_limits TO pgtap_rls_worker;
+SELECT pm_queue.enqueue_many('email-sending', array_fill('{}'::jsonb, ARRAY[3]), tenant_id => pg_temp.uid('c', 1),
+                             rate_keys => array_fill('mailbox:' || pg_temp.uid('d', 1), ARRAY[3])) IS NOT NULL \g /dev/null
+UPDATE pm_oltp.email_accounts SET daily_limit = 6 WHERE id = pg_temp.uid('d', 1);
+UPDATE pm_queue.jobs SET run_at = now() WHERE queue_name = 'email-sending' AND status = 'queued';
+SELECT is(pg_temp.run_as('pgtap_rls_worker', pg_temp.uid('c', 1),
+                         $$SELECT count(*) FROM pm_queue.claim('{email-sending}', 'rls-sender', 100)$$), '2',
+          'under RLS, raising daily_limit from 4 to 6 frees exactly 2 more sends');
+SELECT is((SELECT used FROM pm_queue.rate_windows WHERE key = 'mailbox:' || pg_temp.uid('d', 1)), 6,
+          'both budget paths count in the same window row');
+UPDATE pm_queue.jobs SET run_at = now() WHERE queue_name = 'email-sending' AND status = 'queued';
+SELECT is(pg_temp.run_as('pm_app', pg_temp.uid('c', 1),
+                         $$SELECT count(*) FROM pm_queue.claim('{email-sending}', 'app-sender', 100)$$), 'error:42501',
+          'pm_app cannot consume rate budgets (no access to the budget tables)');
 
 SELECT * FROM finish();
 ROLLBACK;
