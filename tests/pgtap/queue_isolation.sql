@@ -9,7 +9,7 @@ BEGIN;
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pm_queue;
 RESET client_min_messages;
-SELECT plan(33);
+SELECT plan(36);
 
 CREATE FUNCTION pg_temp.run_as(who text, tenant uuid, stmt text) RETURNS text
 LANGUAGE plpgsql AS $f$
@@ -98,6 +98,22 @@ SELECT is(pg_temp.run_as('pm_service', NULL,
                          $$SELECT count(*) FROM pm_queue.claim('{pgtap-iso}', 'svc', 10)$$),
           (SELECT n::text FROM ready_before WHERE tenant_id = pg_temp.uid('b', 1)),
           'pm_service claims the other tenant''s ready jobs (tenant A''s are leased to app-as-worker)');
+-- Completing under row-level security (the statement path; workers take the direct one).
+CREATE TEMP TABLE leased AS
+SELECT id, tenant_id, locked_by FROM pm_queue.jobs WHERE queue_name = 'pgtap-iso' AND status = 'running';
+GRANT SELECT ON leased TO PUBLIC;
+SELECT is(pg_temp.run_as('pm_app', pg_temp.uid('a', 1),
+                         format($$SELECT pm_queue.complete(%L, 'svc')$$,
+                                (SELECT id FROM leased WHERE locked_by = 'svc' LIMIT 1))),
+          'error:P0002', 'pm_app cannot complete another tenant''s job, even naming its worker');
+SELECT is(pg_temp.run_as('pm_app', pg_temp.uid('a', 1),
+                         $$SELECT count(*) FROM pm_queue.complete_many(ARRAY(SELECT id FROM leased), 'app-as-worker')$$),
+          (SELECT count(*)::text FROM leased WHERE locked_by = 'app-as-worker'),
+          'complete_many as pm_app completes the tenant''s own leased jobs and nothing else');
+SELECT is((SELECT count(*)::int FROM pm_queue.jobs j JOIN leased l USING (id)
+            WHERE l.locked_by = 'svc' AND j.status = 'running'),
+          (SELECT count(*)::int FROM leased WHERE locked_by = 'svc'),
+          '... the other tenant''s leased jobs are still running');
 SELECT is(pg_temp.run_as('pm_service', NULL, 'SELECT count(*) FROM pm_queue.stats'),
           (SELECT count(*)::text FROM pm_queue.job_queues), 'pm_service reads stats');
 SELECT is(pg_temp.run_as('pm_staff', NULL, $$SELECT count(*) FROM pm_queue.jobs WHERE queue_name = 'pgtap-iso'$$),
