@@ -751,17 +751,10 @@ LANGUAGE C VOLATILE;
 
 -- Batch form for workers that claim many jobs at once: the ids this worker held and has now
 -- completed (jobs it does not hold are left alone and not returned).  results, when given,
--- is parallel to job_ids.  C++ (src/queue_complete.cpp): workers outside row-level security
--- complete without a statement; other callers run complete_many_sql() under their policies.
+-- is parallel to job_ids.
+-- (Generic plans: with the ids spelled out, the planner likes to AND the primary key with the
+-- partial index of running jobs, which costs a scan of that whole index per call.)
 CREATE FUNCTION pm_queue.complete_many(job_ids uuid[], worker_id text, results jsonb[] DEFAULT NULL)
-RETURNS SETOF uuid
-AS 'MODULE_PATHNAME', 'pm_queue_complete_many'
-LANGUAGE C VOLATILE ROWS 100;
-
--- complete_many() as a statement, for callers under row-level security.
--- (Generic plans: with the ids spelled out, the planner has ANDed the primary key with a
--- partial index, which costs a scan of that whole index per call.)
-CREATE FUNCTION pm_queue.complete_many_sql(job_ids uuid[], worker_id text, results jsonb[])
 RETURNS SETOF uuid
 LANGUAGE plpgsql VOLATILE ROWS 100
 SET plan_cache_mode = force_generic_plan
@@ -770,20 +763,20 @@ AS $fn$
 BEGIN
     -- Completions leave the ready set alone: no hint reset (see hot_write_begin).
     PERFORM pm_queue.hot_write_begin();
-    IF complete_many_sql.results IS NULL THEN
+    IF complete_many.results IS NULL THEN
         RETURN QUERY
         UPDATE pm_queue.jobs j
            SET status = 'completed', completed_at = now(), updated_at = now(), locked_until = NULL
-         WHERE j.id = ANY (complete_many_sql.job_ids) AND j.status = 'running'
-           AND j.locked_by = complete_many_sql.worker_id
+         WHERE j.id = ANY (complete_many.job_ids) AND j.status = 'running'
+           AND j.locked_by = complete_many.worker_id
         RETURNING j.id;
     ELSE
         RETURN QUERY
         UPDATE pm_queue.jobs j
            SET status = 'completed', completed_at = now(), updated_at = now(), locked_until = NULL,
-               result = complete_many_sql.results[array_position(complete_many_sql.job_ids, j.id)]
-         WHERE j.id = ANY (complete_many_sql.job_ids) AND j.status = 'running'
-           AND j.locked_by = complete_many_sql.worker_id
+               result = complete_many.results[array_position(complete_many.job_ids, j.id)]
+         WHERE j.id = ANY (complete_many.job_ids) AND j.status = 'running'
+           AND j.locked_by = complete_many.worker_id
         RETURNING j.id;
     END IF;
     PERFORM pm_queue.hot_write_end();
