@@ -112,6 +112,12 @@ UPDATE pm_queue.jobs SET run_at = now() WHERE queue_name = 'regress-rate' AND st
 SELECT count(*) AS claimed_after_cut FROM pm_queue.claim('{regress-rate}', 'w4', 10);
 SELECT key, used, max_per_window FROM pm_queue.rate_windows WHERE key = 'domain:a';
 SELECT scheduled, running FROM pm_queue.stats WHERE queue_name = 'regress-rate';
+-- A claim naming several queues takes the same budget step for its keyed candidates.
+UPDATE pm_queue.rate_limits SET max_per_window = 5 WHERE key = 'domain:a';
+UPDATE pm_queue.jobs SET run_at = now() WHERE queue_name = 'regress-rate' AND status = 'queued';
+SELECT rate_key, count(*) AS claimed_by_multi_queue_claim
+  FROM pm_queue.claim('{regress-rate,analytics}', 'w5', 10) GROUP BY 1 ORDER BY 1 NULLS LAST;
+SELECT key, used, max_per_window FROM pm_queue.rate_windows WHERE key LIKE 'domain:%' ORDER BY key;
 -- Windows are aligned on multiples of their length since 1970-01-01 UTC.
 SELECT pm_queue.rate_window_start('2024-03-10 13:45:30.25+00', '1 day') AS day,
        pm_queue.rate_window_start('2024-03-10 13:45:30.25+00', '1 hour') AS hour,

@@ -8,6 +8,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -106,6 +107,12 @@ void close_lookup(KeyLookup &l)
 {
     index_endscan(l.scan);
     index_close(l.index, NoLock);
+}
+
+Oid relation_oid(const char *schema, const char *name)
+{
+    const Oid ns = get_namespace_oid(schema, true);
+    return OidIsValid(ns) ? get_relname_relid(name, ns) : InvalidOid;
 }
 
 bool rls_applies(Oid relid)

@@ -55,6 +55,9 @@ void open_lookup(KeyLookup &l, Relation rel, Oid index_oid, Snapshot snapshot);
 bool lookup(KeyLookup &l, const Datum *keys, TupleTableSlot *out);
 void close_lookup(KeyLookup &l);
 
+/* The table schema.name, or InvalidOid when it (or the schema) does not exist. */
+Oid relation_oid(const char *schema, const char *name);
+
 /* True when row-level security applies to the current user on `relid`. */
 bool rls_applies(Oid relid);
 

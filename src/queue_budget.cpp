@@ -24,10 +24,8 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -48,12 +46,6 @@ struct Reader {
     pm::direct::KeyLookup by_key;
     TupleTableSlot *slot;
 };
-
-Oid relation_oid(const char *schema, const char *name, bool missing_ok)
-{
-    const Oid ns = get_namespace_oid(schema, missing_ok);
-    return OidIsValid(ns) ? get_relname_relid(name, ns) : InvalidOid;
-}
 
 void open_reader(Reader &r, Oid relid, Snapshot snapshot)
 {
@@ -83,11 +75,13 @@ struct Budget {
 bool grant(const std::vector<std::pair<std::string, int>> &demand, bool oltp_mailboxes,
            std::unordered_map<std::string, Grant> &granted)
 {
-    const Oid limits_oid = relation_oid("pm_queue", "rate_limits", false);
-    const Oid windows_oid = relation_oid("pm_queue", "rate_windows", false);
-    const Oid accounts_oid = oltp_mailboxes ? relation_oid("pm_oltp", "email_accounts", true) : InvalidOid;
+    Oid limits_oid = InvalidOid, windows_oid = InvalidOid, accounts_oid = InvalidOid;
     bool rls = false;
     pm::pg_call([&] {
+        limits_oid = pm::direct::relation_oid("pm_queue", "rate_limits");
+        windows_oid = pm::direct::relation_oid("pm_queue", "rate_windows");
+        if (oltp_mailboxes)
+            accounts_oid = pm::direct::relation_oid("pm_oltp", "email_accounts");
         rls = pm::direct::rls_applies(limits_oid) || pm::direct::rls_applies(windows_oid) ||
               (OidIsValid(accounts_oid) && pm::direct::rls_applies(accounts_oid));
     });

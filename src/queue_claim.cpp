@@ -3,21 +3,23 @@
  * statements planned once per backend (queue_plan.h).
  *
  * A single-queue round (a worker's usual call): lock_plan locks the first `want` ready jobs
- * in (priority, run_at) order with SKIP LOCKED (an ordered range scan of jobs_live_idx) and
- * nothing else; when some carry a rate key, grant_plan consumes their keys' budgets (one
- * upsert per key and window) and common/rate_admission.h decides which run now (the others
- * are deferred to their window's end by defer_plan); lease_plan leases the ones that run
- * (a HOT update) and probes where the first ready entry of the live index is (the claim
- * hint, common/claim_hint.h).  Locking stays out of the other statements because
- * EvalPlanQual rechecks re-initialise every sub-plan of the locking statement (see
- * lock_plan).  Multi-queue claims run round_plan (lock, lease unkeyed, probe in one
- * statement, a scan per queue merged in order), then the same budget step and lease_plan for
- * keyed candidates.  Another round follows only when candidates were deferred and more may
- * be ready (bounded).  Queues with max_running_per_tenant take the plpgsql path
+ * in (priority, run_at) order with SKIP LOCKED (an ordered range scan of jobs_live_idx),
+ * returning their tids, the queue's lease timeout and the claim hint's probe; when some
+ * carry a rate key, their keys' budgets are consumed (queue_budget.cpp for workers,
+ * grant_plan under row-level security) and common/rate_admission.h decides which run now
+ * (the others are deferred to their window's end by defer_plan); queue_lease.cpp leases the
+ * ones that run without a statement (a HOT update per row).  Locking stays a statement of
+ * its own because EvalPlanQual rechecks re-initialise every sub-plan of the locking
+ * statement (see lock_plan).  Multi-queue claims run round_plan (lock, lease unkeyed, probe
+ * in one statement, a scan per queue merged in order), then the same budget step and
+ * lease_plan for keyed candidates.  Another round follows only when candidates were
+ * deferred and more may be ready (bounded).  Queues with max_running_per_tenant take the
+ * plpgsql path
  * pm_queue.claim_capped().
  */
 #include "boundary.h"
 #include "common/rate_admission.h"
+#include "direct_write.h"
 #include "queue_budget.h"
 #include "queue_lease.h"
 #include "queue_plan.h"
@@ -157,8 +159,7 @@ KeptPlan round_plan(PM_ROUND_CAND PM_ROUND_LEASE("$5", "SELECT c.id FROM cand c 
  *             committed counter under its row lock, so the grants of successive claimers add
  *             up whatever their snapshots, and used never passes max_per_window.
  * Which candidates the grants go to is decided in C++ (common/rate_admission.h): the first
- * ones of each key in claim order.  A statement of its own, without the jobs UPDATE: that
- * one is lease_plan's, shared with unkeyed claims (set-up cost is most of a small claim).
+ * ones of each key in claim order.
  */
 #define PM_GRANT_SQL(BUDGET_JOINS)                                                               \
     "WITH budgets AS ("                                                                          \
@@ -201,14 +202,14 @@ KeptPlan grant_plan_alone(PM_GRANT_SQL(
                               "                      WHERE rl.key = k.key LIMIT 1) b"),
                           {TEXTARRAYOID, INT4ARRAYOID});
 
-/* Leases jobs this claim has locked ($1 their ids, $2 worker) and probes the live index of
- * queue $3 from ($4, $5) for the claim hint (NULL: no probe). */
+/* Leases the keyed candidates of a multi-queue claim that their budgets admitted ($1 their
+ * ids, locked by round_plan; $2 worker).  Single-queue claims lease without a statement
+ * (queue_lease.cpp). */
 KeptPlan lease_plan("WITH q AS (SELECT jq.name, jq.timeout_seconds FROM pm_queue.job_queues jq)"
                     PM_ROUND_LEASE("$2", "SELECT unnest($1::uuid[])")
                     " SELECT 't'::text AS kind, c::pm_queue.jobs AS job, c.id, c.priority, c.run_at,"
-                    "        NULL::text AS queue, NULL::text AS rate_key FROM claimed c"
-                    PM_PROBE("$3", "$4", "$5"),
-                    {UUIDARRAYOID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID});
+                    "        NULL::text AS queue, NULL::text AS rate_key FROM claimed c",
+                    {UUIDARRAYOID, TEXTOID});
 
 /* Moves over-budget jobs ($1, locked by this claim) to the end of their window ($2). */
 KeptPlan defer_plan("UPDATE pm_queue.jobs j SET run_at = d.until, updated_at = now()"
@@ -270,10 +271,7 @@ KeptPlan capped_plan("SELECT c FROM pm_queue.claim_capped($1, $2, $3) c", {TEXTA
 bool oltp_mailboxes_here()
 {
     bool here = false;
-    pm::pg_call([&] {
-        const Oid ns = get_namespace_oid("pm_oltp", true);
-        here = OidIsValid(ns) && OidIsValid(get_relname_relid("email_accounts", ns));
-    });
+    pm::pg_call([&] { here = OidIsValid(pm::direct::relation_oid("pm_oltp", "email_accounts")); });
     return here;
 }
 
@@ -594,9 +592,8 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                             take.push_back(keyed[i].id);
                     if (!take.empty()) {
                         pm::queue_shared::HotWrite hot;
-                        const Datum args[5] = {uuid_array(take), worker, (Datum) 0, Int32GetDatum(0),
-                                               TimestampTzGetDatum(0)};
-                        take_rows(lease_plan.run(args, "  nnn"), false);
+                        const Datum args[2] = {uuid_array(take), worker};
+                        take_rows(lease_plan.run(args, "  "), false);
                     }
                 }
             }
