@@ -120,9 +120,10 @@ bool grant(const std::vector<std::pair<std::string, int>> &demand, bool oltp_mai
         std::optional<Budget> budget;
         Interval window_len{};
         bool from_limits = false;
+        Datum key_text = (Datum) 0;
         pm::pg_call([&] {
-            const Datum k = PointerGetDatum(cstring_to_text_with_len(key.data(), static_cast<int>(key.size())));
-            if (pm::direct::lookup(limits.by_key, &k, limits.slot)) {
+            key_text = PointerGetDatum(cstring_to_text_with_len(key.data(), static_cast<int>(key.size())));
+            if (pm::direct::lookup(limits.by_key, &key_text, limits.slot)) {
                 slot_getallattrs(limits.slot);
                 from_limits = true;
                 window_len = *DatumGetIntervalP(limits.slot->tts_values[l_len - 1]);
@@ -154,13 +155,12 @@ bool grant(const std::vector<std::pair<std::string, int>> &demand, bool oltp_mai
         const TimestampTz end = start + budget->window_us;
         int give = 0;
         pm::pg_call([&] {
-            const Datum keys[2] = {PointerGetDatum(cstring_to_text_with_len(key.data(), static_cast<int>(key.size()))),
-                                   TimestampTzGetDatum(start)};
+            const Datum keys[2] = {key_text, TimestampTzGetDatum(start)};
             if (pm::direct::lookup(window_of, keys, windows.stored)) {
                 slot_getallattrs(windows.stored);
                 const int used = DatumGetInt32(windows.stored->tts_values[w_used - 1]);
                 if (used < budget->max_per_window) {
-                    give = std::min(wanted, budget->max_per_window - used);
+                    give = std::max(0, std::min(wanted, budget->max_per_window - used));
                     TupleTableSlot *row = pm::direct::begin_new_version(windows, windows.stored);
                     pm::direct::set_column(row, w_used, Int32GetDatum(used + give));
                     pm::direct::set_column(row, w_last, Int32GetDatum(give));
@@ -169,7 +169,7 @@ bool grant(const std::vector<std::pair<std::string, int>> &demand, bool oltp_mai
                     ExecSimpleRelationUpdate(windows.rri, windows.estate, &windows.epq, windows.stored, row);
                 }
             } else {
-                give = std::min(wanted, budget->max_per_window);
+                give = std::max(0, std::min(wanted, budget->max_per_window));
                 TupleTableSlot *row = windows.row;
                 ExecClearTuple(row);
                 for (int i = 0; i < RelationGetDescr(windows.rel)->natts; i++)
