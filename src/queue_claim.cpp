@@ -469,38 +469,36 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
             keys.reserve(cands.size());
             for (const Candidate &c : cands)
                 keys.push_back(c.rate_key);
-            std::unordered_map<std::string, int> granted;
-            std::unordered_map<std::string, TimestampTz> window_end;
+            /* Keys with a finite budget -> their grants and window end. */
+            std::unordered_map<std::string, pm::queue_budget::Grant> grants;
             const auto demand = pm::queue::key_demand(keys);
-            std::unordered_map<std::string, pm::queue_budget::Grant> direct;
-            const bool oltp = !demand.empty() && oltp_mailboxes_here();
-            if (!demand.empty() && pm::queue_budget::grant(demand, oltp, direct)) {
-                for (const auto &[key, g] : direct) {
-                    granted[key] = g.granted;
-                    window_end[key] = g.window_end;
-                }
-            } else if (!demand.empty()) {
-                /* Row-level security applies to the caller: grant under its policies. */
-                std::vector<std::string> demand_keys;
-                std::vector<int> demand_counts;
-                for (const auto &[key, n] : demand) {
-                    demand_keys.push_back(key);
-                    demand_counts.push_back(n);
-                }
-                KeptPlan &plan = oltp ? grant_plan_oltp : grant_plan_alone;
-                const Datum args[2] = {text_array(demand_keys), int4_array(demand_counts)};
-                const uint64 rows = plan.run(args, "  ");
-                for (uint64 r = 0; r < rows; r++) {
-                    const std::string key = pm::to_string(DatumGetTextPP(*result_value(r, 1)));
-                    granted[key] = DatumGetInt32(*result_value(r, 2));
-                    window_end[key] = DatumGetTimestampTz(*result_value(r, 3));
+            if (!demand.empty()) {
+                const bool oltp = oltp_mailboxes_here();
+                if (!pm::queue_budget::grant(demand, oltp, grants)) {
+                    /* Row-level security applies to the caller: grant under its policies. */
+                    std::vector<std::string> demand_keys;
+                    std::vector<int> demand_counts;
+                    for (const auto &[key, n] : demand) {
+                        demand_keys.push_back(key);
+                        demand_counts.push_back(n);
+                    }
+                    KeptPlan &plan = oltp ? grant_plan_oltp : grant_plan_alone;
+                    const Datum args[2] = {text_array(demand_keys), int4_array(demand_counts)};
+                    const uint64 rows = plan.run(args, "  ");
+                    for (uint64 r = 0; r < rows; r++)
+                        grants[pm::to_string(DatumGetTextPP(*result_value(r, 1)))] =
+                            pm::queue_budget::Grant{DatumGetInt32(*result_value(r, 2)),
+                                                    DatumGetTimestampTz(*result_value(r, 3))};
                 }
             }
+            std::unordered_map<std::string, int> granted;
+            for (const auto &[key, g] : grants)
+                granted[key] = g.granted;
             const std::vector<bool> runs = pm::queue::admit_in_claim_order(keys, granted);
             for (std::size_t i = 0; i < cands.size(); i++) {
                 if (runs[i])
                     continue;
-                const TimestampTz until = window_end.at(*cands[i].rate_key);
+                const TimestampTz until = grants.at(*cands[i].rate_key).window_end;
                 pm::queue_shared::lower_at_commit(cands[i].queue, HintKey{cands[i].priority, until});
                 seen.push_back(cands[i].id);
                 defer_ids.push_back(cands[i].id);
@@ -512,7 +510,7 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
             n_cand = 0;
             keyed.clear();
             first_live.reset();
-            /* $7 / lease $3: probe for the hint only where it is used. */
+            /* lock_plan $6 / round_plan $7: probe for the hint only where it is used. */
             const Datum probe = single && round == 1 && slot >= 0 ? pm::text_datum(names[0]) : (Datum) 0;
             if (single) {
                 /* Lock and probe (lock_plan), admit under the rate budgets, lease
@@ -521,14 +519,13 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                  * is the safety net for a job the hint passed), and the claim's window ends
                  * right after lock_plan, so it overlaps few lowerings by concurrent commits
                  * (past kRecentLowerings of them the claim could not advance the hint). */
-                const pm::queue::ClaimStart from = start;
                 std::vector<Candidate> locked;
                 std::vector<ItemPointerData> tids;
                 bool any_keyed = false;
                 int32 timeout_seconds = 0;
                 {
-                    const Datum args[6] = {pm::text_datum(names[0]), Int32GetDatum(from.from.priority),
-                                           TimestampTzGetDatum(from.from.run_at), Int32GetDatum(want),
+                    const Datum args[6] = {pm::text_datum(names[0]), Int32GetDatum(start.from.priority),
+                                           TimestampTzGetDatum(start.from.run_at), Int32GetDatum(want),
                                            uuid_array(seen), probe};
                     const char nulls[7] = {' ', ' ', ' ', ' ', ' ', probe ? ' ' : 'n', '\0'};
                     const uint64 rows = lock_plan.run(args, nulls);
@@ -551,13 +548,13 @@ extern "C" Datum pm_queue_claim(PG_FUNCTION_ARGS)
                 }
                 if (probe) {
                     if (n_cand == 0) {
-                        const Datum args[3] = {pm::text_datum(names[0]), Int32GetDatum(from.from.priority),
-                                               TimestampTzGetDatum(from.from.run_at)};
+                        const Datum args[3] = {pm::text_datum(names[0]), Int32GetDatum(start.from.priority),
+                                               TimestampTzGetDatum(start.from.run_at)};
                         if (probe_plan.run(args, "   ") > 0)
                             first_live = HintKey{DatumGetInt32(*result_value(0, 1)),
                                                  DatumGetTimestampTz(*result_value(0, 2))};
                     }
-                    pm::queue_shared::finish_claim(slot, from, first_live);
+                    pm::queue_shared::finish_claim(slot, start, first_live);
                 }
                 if (n_cand < want && round == 1) {
                     const Datum args[1] = {pm::text_datum(names[0])};
