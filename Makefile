@@ -1,9 +1,10 @@
 # PenguinMails data tiers: one C++ shared library serving every pm_* extension.
 # `make && make install` (as root) builds it and installs every control and SQL file
-# under extension/.  `make installcheck` runs the pg_regress suite (sql/ + expected/).
+# under extension/.  Sources: src/<extension>/ (server glue), src/<extension>/pure/
+# (C++ without server headers, unit-tested), src/shared/ (boundary helpers), fdw/.  `make installcheck` runs the pg_regress suite (sql/ + expected/).
 
 MODULE_big = penguinmails
-SRCS       = $(sort $(wildcard src/*.cpp src/common/*.cpp fdw/*.cpp fdw/common/*.cpp))
+SRCS       = $(sort $(wildcard src/*/*.cpp src/*/pure/*.cpp fdw/*.cpp fdw/common/*.cpp))
 OBJS       = $(SRCS:.cpp=.o)
 
 # Control files and versioned scripts live in extension/; install them where

@@ -80,7 +80,7 @@ CREATE TABLE pm_content.content_objects (
     compression_algorithm varchar(20),
     compressed_size_bytes int,
     -- This tier's own columns.
-    packed                bytea,    -- the frame (src/common/content_codec.h)
+    packed                bytea,    -- the frame (src/content/pure/content_codec.h)
     dictionary_id         int,      -- dictionaries.id of the frame; guarded by a trigger, not an FK
     template_hint         text
 );

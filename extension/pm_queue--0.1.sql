@@ -27,7 +27,7 @@
 \echo Use "CREATE EXTENSION pm_queue" to load this file. \quit
 
 ------------------------------------------------------------------------------
--- C++ helpers (src/queue_*.cpp over src/common/*.cpp)
+-- C++ helpers (src/queue/*.cpp over src/queue/pure/*.cpp)
 ------------------------------------------------------------------------------
 
 -- Time-ordered uuid (v7): enqueues append to the primary-key index instead of
@@ -344,7 +344,7 @@ BEGIN
 END
 $fn$;
 
--- C++ (src/queue_enqueue.cpp): arguments checked in C++, then one INSERT planned once per
+-- C++ (src/queue/enqueue.cpp): arguments checked in C++, then one INSERT planned once per
 -- backend that reads the queue's defaults and rate-key rule itself; when it inserts nothing,
 -- check_enqueue() says why (or the idempotency key is taken: the holder's id is returned).
 CREATE FUNCTION pm_queue.enqueue(queue text, payload jsonb, priority int DEFAULT NULL,
@@ -630,7 +630,7 @@ BEGIN
 END
 $fn$;
 
--- C++ (src/queue_claim.cpp).  Queues without a per-tenant cap: rounds of a locking
+-- C++ (src/queue/claim.cpp).  Queues without a per-tenant cap: rounds of a locking
 -- statement (the first `want` ready jobs in (priority, run_at) order, SKIP LOCKED) and a
 -- lease statement (consumes the budgets of rate-keyed candidates, one upsert per key and
 -- window, defers the over-budget ones to their window's end, probes the claim hint).  The
@@ -742,7 +742,7 @@ BEGIN
 END
 $fn$;
 
--- C++ (src/queue_complete.cpp): one primary-key UPDATE planned once per backend;
+-- C++ (src/queue/complete.cpp): one primary-key UPDATE planned once per backend;
 -- check_not_held() explains a refusal (false for the holder repeating its complete()).
 CREATE FUNCTION pm_queue.complete(job_id uuid, worker_id text, result jsonb DEFAULT NULL)
 RETURNS boolean

@@ -13,8 +13,8 @@
  * pm::guarded / pm::pg_call like every function of the library.
  */
 #include "pm_fdw.h"
-#include "boundary.h"
-#include "common/storage_key.h"
+#include "shared/boundary.h"
+#include "core/pure/storage_key.h"
 #include "fdw/common/fdw_backoff.h"
 #include "fdw/common/fdw_text.h"
 

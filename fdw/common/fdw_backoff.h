@@ -1,6 +1,6 @@
 /*
  * fdw_backoff.h — the circuit breaker's arithmetic, without PostgreSQL
- * (unit tested: tests/unit/test_fdw_backoff.cpp).
+ * (unit tested: tests/unit/fdw/test_fdw_backoff.cpp).
  *
  * After the n-th consecutive connection failure (n >= 1) a server is down for
  * retry_interval * 2^(n-1), capped at retry_max.  When that time has passed one caller

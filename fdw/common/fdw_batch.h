@@ -1,6 +1,6 @@
 /*
  * fdw_batch.h — the pure C++ half of the batched join (fdw/batch_join.cpp), without
- * PostgreSQL (unit tested: tests/unit/test_fdw_batch.cpp).
+ * PostgreSQL (unit tested: tests/unit/fdw/test_fdw_batch.cpp).
  *
  * A batch of outer rows becomes one remote `key = ANY($1)`; the remote rows come back in
  * any order and are matched to the outer rows by the key's text form.  Only key types whose

@@ -1,6 +1,6 @@
 /*
  * fdw_options.h — the catalogue of pm_fdw options and their one-by-one validation,
- * without PostgreSQL (unit tested and fuzzed: tests/unit/test_fdw_options.cpp).
+ * without PostgreSQL (unit tested and fuzzed: tests/unit/fdw/test_fdw_options.cpp).
  *
  * Every option has the objects it may be set on (wrapper, server, user mapping, foreign
  * table, column), a value syntax, and two security flags: `superuser_only` (only a

@@ -1,6 +1,6 @@
 /*
  * fdw_text.h — SQL text and message helpers of pm_fdw, without PostgreSQL
- * (unit tested: tests/unit/test_fdw_text.cpp).
+ * (unit tested: tests/unit/fdw/test_fdw_text.cpp).
  */
 #pragma once
 

@@ -4,7 +4,7 @@
 // Properties: no crash or sanitizer report; an accepted key formats back to
 // the identical input; a rejected one has a printable, bounded message; the
 // body encoding of any split of the input is decodable to that split.
-#include "common/storage_key.h"
+#include "core/pure/storage_key.h"
 
 #include <cstdint>
 #include <cstdlib>
