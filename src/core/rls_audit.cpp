@@ -1,7 +1,8 @@
 /*
  * rls_audit.cpp — pm.rls_audit(): gathers catalog facts for every table that is
  * tenant-owned (a tenant_id column, or registered in pm.tenant_tables) and asks
- * rls_rules what is wrong with each.
+ * rls_rules what is wrong with each.  A partition is audited on its own (a query that
+ * names it directly meets only its own policies) under the registration of its root.
  */
 #include "shared/boundary.h"
 #include "core/pure/rls_rules.h"
@@ -32,8 +33,9 @@ WITH candidates AS (
       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND n.nspname NOT LIKE 'pg\_toast%'
     UNION
-    SELECT t.tbl::pg_catalog.oid FROM pm.tenant_tables t
-    JOIN pg_catalog.pg_class c ON c.oid = t.tbl
+    SELECT c.oid FROM pm.tenant_tables t
+    JOIN pg_catalog.pg_class c
+      ON coalesce(pg_catalog.pg_partition_root(c.oid)::pg_catalog.oid, c.oid) = t.tbl
 )
 SELECT c.oid,
        coalesce(t.tenant_column, 'tenant_id'),
@@ -52,7 +54,8 @@ SELECT c.oid,
         WHERE r.oid = c.relowner AND r.rolbypassrls AND NOT r.rolsuper)
 FROM candidates k
 JOIN pg_catalog.pg_class c ON c.oid = k.relid
-LEFT JOIN pm.tenant_tables t ON t.tbl = c.oid
+LEFT JOIN pm.tenant_tables t
+  ON t.tbl = coalesce(pg_catalog.pg_partition_root(c.oid)::pg_catalog.oid, c.oid)
 LEFT JOIN pg_catalog.pg_attribute a
   ON a.attrelid = c.oid AND a.attname = coalesce(t.tenant_column, 'tenant_id')
  AND a.attnum > 0 AND NOT a.attisdropped
