@@ -145,7 +145,7 @@ std::vector<std::string> column_texts(SpiSession &spi, const std::string &sql,
                                       const std::vector<std::optional<std::string>> &params)
 {
     std::vector<std::string> out;
-    const uint64 n = spi.execute(sql, params, true);
+    const uint64 n = spi.execute(sql, params);
     for (uint64 i = 0; i < n; i++)
         if (std::optional<std::string> v = spi.value(i, 1))
             out.push_back(std::move(*v));
@@ -159,7 +159,7 @@ void copy_parent_properties(SpiSession &spi, const ParentFacts &parent, const st
     spi.execute("ALTER TABLE " + child + " OWNER TO " + quote_ident(parent.owner));
     for (const std::string &grant : column_texts(spi, kGrantsQuery, {parent_oid, child}))
         spi.execute(grant);
-    spi.execute(kRlsQuery, {parent_oid}, true);
+    spi.execute(kRlsQuery, {parent_oid});
     const bool rls = spi.value(0, 1) == std::optional<std::string>("t");
     const bool force = spi.value(0, 2) == std::optional<std::string>("t");
     if (rls)
@@ -208,7 +208,7 @@ void require_free_name(SpiSession &spi, const std::string &schema, const std::st
 {
     if (spi.execute("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
                     "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-                    {schema, name}, true) > 0)
+                    {schema, name}) > 0)
         throw StepSkipped("the name is taken by another relation; rename that relation");
 }
 

@@ -70,7 +70,7 @@ ControlKind check_parent(SpiSession &spi, const ParentFacts &parent, const std::
         const bool exists =
             spi.execute("SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.oid "
                         "AND attname = $2 AND attnum > 0 AND NOT attisdropped",
-                        {std::to_string(parent.oid), control}, true) > 0;
+                        {std::to_string(parent.oid), control}) > 0;
         if (!exists)
             throw SqlError(ERRCODE_UNDEFINED_COLUMN, "column \"" + control + "\" of relation " +
                                                          parent.qualified + " does not exist");
@@ -81,7 +81,7 @@ ControlKind check_parent(SpiSession &spi, const ParentFacts &parent, const std::
     const std::optional<ControlKind> kind = control_kind_of(parent.key_type);
     if (!kind) {
         spi.execute("SELECT pg_catalog.format_type($1::pg_catalog.oid, NULL)",
-                    {std::to_string(parent.key_type)}, true);
+                    {std::to_string(parent.key_type)});
         throw SqlError(ERRCODE_DATATYPE_MISMATCH,
                        "control column \"" + control + "\" of " + parent.qualified + " has type " +
                            spi.value(0, 1).value_or("?") +
@@ -111,7 +111,7 @@ void check_retention(SpiSession &spi, const GrainSpec &spec, Datum retention)
     if (interval_usec(DatumGetIntervalP(retention)) <= 0)
         bad_argument("retention must be a positive interval, got " + text);
     const std::string shortest = grain_min_interval(spec);
-    spi.execute("SELECT $1::pg_catalog.interval < $2::pg_catalog.interval", {text, shortest}, true);
+    spi.execute("SELECT $1::pg_catalog.interval < $2::pg_catalog.interval", {text, shortest});
     if (spi.value(0, 1) == std::optional<std::string>("t"))
         bad_argument("retention " + text + " is shorter than one " + grain_text(spec) +
                          " partition (" + shortest + ")",
@@ -181,12 +181,12 @@ int create_parent(const CreateArgs &args)
         bad_argument("start given for an integer control",
                      "Integer sets start at the range holding 0 (or the largest value); pass NULL.");
     if (spi.execute("SELECT 1 FROM pm.partition_sets WHERE parent = $1::pg_catalog.oid",
-                    {std::to_string(parent.oid)}, true) > 0)
+                    {std::to_string(parent.oid)}) > 0)
         throw SqlError(ERRCODE_DUPLICATE_OBJECT,
                        "table " + parent.qualified + " is already a registered partition set",
                        {}, "pm.partition_undo() unregisters it.");
     if (spi.execute("SELECT 1 FROM pg_catalog.pg_inherits WHERE inhparent = $1::pg_catalog.oid",
-                    {std::to_string(parent.oid)}, true) > 0)
+                    {std::to_string(parent.oid)}) > 0)
         throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                        "table " + parent.qualified + " already has partitions",
                        {}, "A new set starts from an empty partitioned table.");
@@ -291,7 +291,7 @@ void keep_ahead(SpiSession &spi, const PartitionSet &set, MaintenanceRow &row,
                                         " FROM ONLY " + default_part->qualified;
     std::string query = first_misplaced;
     for (int i = 0; i < kMaxPartitionsPerCall; i++) {
-        spi.execute(query, true);
+        spi.execute(query);
         const std::optional<Datum> min = result_datum(0, 1);
         if (!min)
             return;
@@ -347,7 +347,7 @@ std::vector<MaintenanceRow> run_maintenance(std::optional<Oid> only, const LockP
 {
     SpiSession spi;
     if (only && spi.execute("SELECT 1 FROM pm.partition_sets WHERE parent = $1::pg_catalog.oid",
-                            {std::to_string(*only)}, true) == 0)
+                            {std::to_string(*only)}) == 0)
         throw SqlError(ERRCODE_UNDEFINED_OBJECT,
                        "table " + read_parent(spi, *only).qualified +
                            " is not a registered partition set",
@@ -408,7 +408,7 @@ std::vector<StatusRow> partition_status()
         const Range current = range_of(set.spec, current_position(spi, set));
         for (const Partition &p : parts) {
             if (p.is_default) {
-                spi.execute("SELECT pg_catalog.count(*) FROM ONLY " + p.qualified, true);
+                spi.execute("SELECT pg_catalog.count(*) FROM ONLY " + p.qualified);
                 row.rows_in_default = std::stoll(spi.value(0, 1).value_or("0"));
                 continue;
             }
@@ -428,7 +428,7 @@ std::vector<StatusRow> partition_status()
         }
         spi.execute("SELECT last_run, last_result FROM pm.partition_sets "
                     "WHERE parent = $1::pg_catalog.oid",
-                    {std::to_string(set.parent.oid)}, true);
+                    {std::to_string(set.parent.oid)});
         if (std::optional<Datum> last_run = result_datum(0, 1))
             row.last_run = DatumGetTimestampTz(*last_run);
         row.last_result = spi.value(0, 2);

@@ -77,7 +77,7 @@ std::string qualified_name(const std::string &schema, const std::string &name)
 
 ParentFacts read_parent(SpiSession &spi, Oid parent)
 {
-    if (spi.execute(kParentQuery, {std::to_string(parent)}, true) == 0)
+    if (spi.execute(kParentQuery, {std::to_string(parent)}) == 0)
         throw SqlError(ERRCODE_UNDEFINED_TABLE,
                        "relation with OID " + std::to_string(parent) + " does not exist");
     ParentFacts f;
@@ -117,7 +117,7 @@ std::vector<PartitionSet> read_sets(SpiSession &spi, std::optional<Oid> only)
     std::vector<Row> rows;
     const std::optional<std::string> filter =
         only ? std::optional<std::string>(std::to_string(*only)) : std::nullopt;
-    const uint64 n = spi.execute(kSetsQuery, {filter}, true);
+    const uint64 n = spi.execute(kSetsQuery, {filter});
     for (uint64 i = 0; i < n; i++) {
         Row r;
         r.parent = oid_value(spi.value(i, 1));
@@ -156,7 +156,7 @@ std::vector<Partition> read_partitions(SpiSession &spi, const ParentFacts &paren
                                        const GrainSpec &spec)
 {
     std::vector<Partition> parts;
-    const uint64 n = spi.execute(kPartitionsQuery, {std::to_string(parent.oid)}, true);
+    const uint64 n = spi.execute(kPartitionsQuery, {std::to_string(parent.oid)});
     struct Raw {
         Oid oid;
         std::string name, schema, bound;
@@ -215,8 +215,7 @@ std::int64_t current_position(SpiSession &spi, const PartitionSet &set)
         break;
     }
     spi.execute("SELECT pg_catalog.max(" + quote_ident(set.control) + ")::pg_catalog.int8 FROM " +
-                    set.parent.qualified,
-                true);
+                    set.parent.qualified);
     const std::optional<Datum> max = result_datum(0, 1);
     return max ? DatumGetInt64(*max) : 0;
 }

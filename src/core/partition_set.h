@@ -2,6 +2,10 @@
  * partition_set.h — what the partition manager knows about one set: the parent's catalog
  * facts, its registry row and its partitions with their bounds, read through SPI.
  * Values are the control's own representation (see core/pure/partition_bounds.h).
+ *
+ * Every query takes a fresh snapshot (SPI read_only = false): maintenance may have waited
+ * for the parent's lock while the application's DDL committed, and the catalog it reads
+ * must be the one the lock now protects, not the one of the calling statement's start.
  */
 #pragma once
 
