@@ -26,19 +26,18 @@ COMMENT ON TABLE pm.partition_sets IS
   'Range partition sets kept by pm.run_maintenance(); written by pm.partition_create_parent()';
 SELECT pg_catalog.pg_extension_config_dump('pm.partition_sets', '');
 
--- A dropped parent leaves the registry with its other registrations.
-CREATE OR REPLACE FUNCTION pm.forget_dropped_tables() RETURNS event_trigger
+-- A dropped parent leaves the registry, as pm.forget_dropped_tables() does for the others.
+CREATE FUNCTION pm.forget_dropped_partition_sets() RETURNS event_trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    DELETE FROM pm.tenant_tables t USING pg_event_trigger_dropped_objects() d
-    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND t.tbl = d.objid;
-    DELETE FROM pm.table_access a USING pg_event_trigger_dropped_objects() d
-    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND a.tbl = d.objid;
     DELETE FROM pm.partition_sets s USING pg_event_trigger_dropped_objects() d
     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND s.parent = d.objid;
 END $$;
+
+CREATE EVENT TRIGGER pm_forget_dropped_partition_sets ON sql_drop
+    EXECUTE FUNCTION pm.forget_dropped_partition_sets();
 
 -- Bounds are written and read back as UTC text, so the C++ pins the session settings that
 -- shape that text; lock_timeout is set inside, per lock, and restored on return.

@@ -25,6 +25,7 @@ PG_FUNCTION_INFO_V1(pm_partition_status);
 #include <vector>
 
 namespace pm::partition {
+namespace {
 
 /* More partitions than this in one call is a typo in `start`, not a plan. */
 constexpr int kMaxPartitionsPerCall = 10000;
@@ -146,10 +147,7 @@ std::int64_t start_position(const GrainSpec &spec, std::optional<TimestampTz> st
 {
     if (!start)
         return now;
-    if (spec.kind == ControlKind::date)
-        return *start >= 0 ? *start / USECS_PER_DAY
-                           : -((-*start + USECS_PER_DAY - 1) / USECS_PER_DAY);
-    return *start;
+    return spec.kind == ControlKind::date ? utc_day_of(*start) : *start;
 }
 
 struct CreateArgs {
@@ -437,6 +435,7 @@ std::vector<StatusRow> partition_status()
     return out;
 }
 
+} // namespace
 } // namespace pm::partition
 
 namespace {

@@ -210,7 +210,7 @@ std::int64_t current_position(SpiSession &spi, const PartitionSet &set)
     case ControlKind::timestamptz:
         return now;
     case ControlKind::date:
-        return now >= 0 ? now / USECS_PER_DAY : -((-now + USECS_PER_DAY - 1) / USECS_PER_DAY);
+        return utc_day_of(now);
     case ControlKind::integer:
         break;
     }

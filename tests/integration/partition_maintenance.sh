@@ -10,7 +10,8 @@
 #   3. maintenance while the application runs DDL on the parent: no deadlock, no error;
 #   4. pg_cron: pm.partition_schedule() installs the job; the procedure it runs works;
 #   5. pg_dump / restore round trip of a set: same partitions, rows and registry, and
-#      maintenance works on the restored copy.
+#      maintenance works on the restored copy;
+#   6. upgrade: a database with pm_core 0.1 gets the manager with ALTER EXTENSION UPDATE.
 # Run by tests/run (PM_ROOT, PM_TEST_LIB set) or by hand as root.
 set -euo pipefail
 
@@ -195,5 +196,21 @@ check "5: maintenance on the restored copy drains its default" \
 check "5: pm.rls_audit() is empty in the restored database" \
     "$(d pm_restored "SELECT count(*) FROM pm.rls_audit()")" "0"
 d pm_restored "SELECT * FROM pm.rls_audit()" | sed 's/^/# audit: /'
+
+# --- 6. upgrade from 0.1 ------------------------------------------------------------------
+pm_psql part -d postgres -c "CREATE DATABASE pm_upgrade"
+pm_psql part -d pm_upgrade <<'SQL' >/dev/null
+CREATE EXTENSION pm_core VERSION '0.1';
+CREATE TABLE t (tenant_id uuid NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE INDEX ON t (tenant_id);
+SELECT pm.enable_tenant_isolation('t');
+ALTER EXTENSION pm_core UPDATE;
+SQL
+check "6: ALTER EXTENSION pm_core UPDATE reaches 0.2" \
+    "$(d pm_upgrade "SELECT extversion FROM pg_extension WHERE extname = 'pm_core'")" "0.2"
+check "6: the upgraded database partitions a table it had under isolation" \
+    "$(d pm_upgrade "SELECT pm.partition_create_parent('t', 'at', 'month', premake => 1)")|$(d pm_upgrade "SELECT count(*) FROM pm.rls_audit()")" "2|0"
+check "6: and forgets a dropped set (its event trigger came with the update)" \
+    "$(d pm_upgrade "DROP TABLE t; SELECT count(*) FROM pm.partition_sets")" "0"
 
 checks_done

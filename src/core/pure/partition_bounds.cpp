@@ -172,6 +172,11 @@ bool expect(std::string_view s, std::size_t &pos, std::string_view word)
 
 } // namespace
 
+std::int64_t utc_day_of(std::int64_t usec_since_2000)
+{
+    return floor_div(usec_since_2000, kUsecPerDay);
+}
+
 CivilDate civil_from_days(std::int64_t days_since_2000)
 {
     /* Count in 400-year eras starting on 0000-03-01, so leap days end each era's years. */

@@ -84,6 +84,9 @@ struct BoundText {
  * hash bound, a multi-column range). */
 std::optional<BoundText> parse_bound_text(std::string_view expr);
 
+/* The UTC day (days since 2000-01-01) holding a timestamptz value. */
+std::int64_t utc_day_of(std::int64_t usec_since_2000);
+
 /* Civil dates in UTC, exposed for the tests. */
 struct CivilDate {
     int year;

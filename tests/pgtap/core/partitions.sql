@@ -5,7 +5,7 @@
 \ir ../include/common.psql
 
 BEGIN;
-SELECT plan(68);
+SELECT plan(70);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE FUNCTION pg_temp.day(k int) RETURNS timestamptz LANGUAGE sql STABLE AS
@@ -249,6 +249,32 @@ SELECT throws_ok($$SELECT pm.partition_create_parent('public.events', 'at', 'day
                  'table public.events is already a registered partition set', 'registered twice: 42710');
 SELECT throws_ok($$SELECT pm.partition_create_parent('public.by_id', 'id', '0')$$, '22023',
                  NULL, 'a zero step: 22023');
+-- Fuzzed grains and steps: random text never crashes, never registers, only ever 22023.
+SELECT setseed(0.1206);
+CREATE TABLE public.fuzz_ids (id bigint NOT NULL) PARTITION BY RANGE (id);
+CREATE FUNCTION pg_temp.fuzz_grains(parent regclass, control name, n int, alphabet text)
+RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE
+    states text[] := '{}';
+    g text;
+BEGIN
+    FOR i IN 1..n LOOP
+        SELECT string_agg(substr(alphabet, 1 + floor(random() * length(alphabet))::int, 1), '')
+          INTO g FROM generate_series(1, 1 + floor(random() * 12)::int);
+        CONTINUE WHEN g ~ '^(hour|day|week|month|year|0*[1-9][0-9]{0,17})$';
+        BEGIN
+            PERFORM pm.partition_create_parent(parent, control, g);
+            states := states || 'accepted:' || g;
+        EXCEPTION WHEN OTHERS THEN
+            IF NOT SQLSTATE = ANY (states) THEN states := states || SQLSTATE::text; END IF;
+        END;
+    END LOOP;
+    RETURN states;
+END $$;
+SELECT is(pg_temp.fuzz_grains('public.fresh', 'at', 1500, 'dayhourwkmnt y01-'), '{22023}',
+          '1500 random grains for a timestamptz control: only 22023');
+SELECT is(pg_temp.fuzz_grains('public.fuzz_ids', 'id', 1500, '0123456789-+e. x'), '{22023}',
+          '1500 random steps for a bigint control: only 22023');
 SELECT is((SELECT count(*) FROM pm.partition_sets), (SELECT n FROM sets_before),
           'the failed calls registered nothing');
 SELECT is(pg_temp.parts('public.fresh'), 0::bigint, 'and created no partition');

@@ -127,6 +127,9 @@ TEST(PartitionRange, HoursAndDatesBeforeTheEpoch)
     EXPECT_EQ(range_of(time_grain("hour"), ts(1999, 12, 31, 23, 30)).lower, ts(1999, 12, 31, 23));
     EXPECT_EQ(partition_suffix(time_grain("hour"), range_of(time_grain("hour"), ts(2026, 12, 6, 14, 1))),
               "_p2026120614");
+    EXPECT_EQ(utc_day_of(-1), -1); // 1999-12-31 23:59:59.999999 UTC
+    EXPECT_EQ(utc_day_of(0), 0);
+    EXPECT_EQ(utc_day_of(ts(2026, 12, 6, 23, 59)), days_from_civil(2026, 12, 6));
     const GrainSpec dday = parse_grain("day", ControlKind::date);
     EXPECT_EQ(range_of(dday, -1), (Range{-1, 0}));
     EXPECT_EQ(bound_literal(dday, -1), "'1999-12-31'");
