@@ -170,14 +170,44 @@ void copy_parent_properties(SpiSession &spi, const ParentFacts &parent, const st
         spi.execute(policy);
 }
 
-/* The new table: the parent's columns, defaults, CHECKs, indexes (so ATTACH adopts them
- * instead of building them under the default's lock) and properties. */
+/* The parent's indexes as statements for a new partition: constraint indexes as constraints
+ * (ATTACH pairs a parent constraint only with a child constraint), the others as CREATE
+ * INDEX with the definition after "ON ONLY <parent> USING"; names are left to PostgreSQL. */
+constexpr const char *kIndexesQuery = R"SQL(
+SELECT CASE WHEN con.oid IS NOT NULL
+            THEN pg_catalog.format('ALTER TABLE %s ADD %s', $2,
+                                   pg_catalog.pg_get_constraintdef(con.oid))
+            ELSE pg_catalog.format('CREATE %sINDEX ON %s USING %s',
+                                   CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END, $2,
+                                   pg_catalog.substr(d.def, pg_catalog.strpos(d.def, d.anchor)
+                                                            + pg_catalog.length(d.anchor)))
+       END
+FROM pg_catalog.pg_index i
+CROSS JOIN LATERAL (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) AS def,
+                           ' ON ONLY ' || $3 || ' USING ' AS anchor) d
+LEFT JOIN pg_catalog.pg_constraint con
+  ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+WHERE i.indrelid = $1::pg_catalog.oid
+ORDER BY i.indexrelid
+)SQL";
+
+/* The new table: the parent's columns, defaults, CHECKs and properties; no indexes yet. */
 void create_like_parent(SpiSession &spi, const ParentFacts &parent, const std::string &child)
 {
     spi.execute("CREATE TABLE " + child + " (LIKE " + parent.qualified +
-                " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING INDEXES"
+                " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED"
                 " INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS)");
     copy_parent_properties(spi, parent, child);
+}
+
+/* The parent's indexes on the new table, built once its rows are in (one sorted build per
+ * index instead of an entry per moved row) and before ATTACH, which then adopts them instead
+ * of building them while it holds the default's lock. */
+void create_parent_indexes(SpiSession &spi, const ParentFacts &parent, const std::string &child)
+{
+    for (const std::string &index :
+         column_texts(spi, kIndexesQuery, {std::to_string(parent.oid), child, parent.qualified}))
+        spi.execute(index);
 }
 
 std::int64_t move_rows_from_default(SpiSession &spi, const PartitionSet &set, const Range &range,
@@ -242,10 +272,11 @@ StepOutcome create_partition(SpiSession &spi, const PartitionSet &set, const Ran
                     " IS NOT NULL AND " + control + " >= " + bound_literal(set.spec, range.lower) +
                     " AND " + control + " < " + bound_literal(set.spec, range.upper) + ")");
         std::int64_t moved = 0;
-        if (default_part != nullptr) {
+        if (default_part != nullptr)
             moved = move_rows_from_default(spi, set, range, *default_part, child);
+        create_parent_indexes(spi, set.parent, child);
+        if (default_part != nullptr)
             lock_with_retry(default_part->oid, default_part->qualified, AccessExclusiveLock, locks);
-        }
         spi.execute("ALTER TABLE " + set.parent.qualified + " ATTACH PARTITION " + child +
                     " FOR VALUES FROM (" + bound_literal(set.spec, range.lower) + ") TO (" +
                     bound_literal(set.spec, range.upper) + ")");
@@ -266,6 +297,7 @@ StepOutcome create_default_partition(SpiSession &spi, const PartitionSet &set,
         lock_with_retry(set.parent.oid, set.parent.qualified, ShareUpdateExclusiveLock, locks);
         require_free_name(spi, set.parent.schema, name);
         create_like_parent(spi, set.parent, child);
+        create_parent_indexes(spi, set.parent, child);
         spi.execute("ALTER TABLE " + set.parent.qualified + " ATTACH PARTITION " + child +
                     " DEFAULT");
         return 0;

@@ -21,7 +21,8 @@
 # Reported per tool (median over rounds): wall time of the maintenance calls made while the
 # reader is there, the longest lock wait any writer had (log_lock_waits with deadlock_timeout
 # 20 ms: "acquired ... after N ms"), rows left in the default at the end, writer tps.
-# Then: wall time of one maintenance call over N sets x 400 partitions with nothing to do.
+# Then: the same drain with nothing else running (the maintenance call's own work), and the
+# wall time of one maintenance call over N sets x 400 partitions with nothing to do.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -38,7 +39,7 @@ while (($#)); do
         --sets) sets=$2; shift ;;
         --no-build) build= ;;
         --keep) export PM_KEEP_CLUSTERS=1 ;;
-        -h | --help) sed -n '2,26s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "partition_bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -196,6 +197,22 @@ awk -v a="$pm_wall" -v b="$pt_wall" -v c="$pm_wait" -v d="$pt_wait" -v e="$(med 
         b / (a > 0 ? a : 1), d / (c > 0 ? c : 1), f / (e > 0 ? e : 1) }'
 echo "pm, last round, while the reader was there:"
 sed -n 1,2p "$work/maint_pm.out" | sed 's/^/    /'
+
+echo
+echo "== the same drain with nothing else running (own work): 100k rows, 5 partitions; 3 runs =="
+declare -a idle_pm idle_pt
+for ((r = 1; r <= 3; r++)); do
+    setup_set pm >/dev/null
+    s=$(now_ms); val -c "SELECT * FROM pm.run_maintenance('bench_pm')" >/dev/null; idle_pm+=($(($(now_ms) - s)))
+    setup_set partman >/dev/null
+    s=$(now_ms)
+    val -c "SELECT partman.partition_data_time('public.bench_partman', 10)" >/dev/null
+    idle_pt+=($(($(now_ms) - s)))
+done
+a=$(printf '%s\n' "${idle_pm[@]}" | median) b=$(printf '%s\n' "${idle_pt[@]}" | median)
+echo "pm.run_maintenance():            median ${a} ms  (runs: ${idle_pm[*]})"
+echo "partman.partition_data_time(10): median ${b} ms  (runs: ${idle_pt[*]})"
+awk -v a="$a" -v b="$b" 'BEGIN { printf "ratio partman/pm: %.1fx\n", b / (a > 0 ? a : 1) }'
 
 echo
 echo "== $sets sets x 400 daily partitions, nothing to do: one maintenance call over all =="
