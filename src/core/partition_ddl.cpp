@@ -119,11 +119,6 @@ LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
 WHERE c.oid = $1::pg_catalog.oid AND a.grantee <> c.relowner
 )SQL";
 
-constexpr const char *kRlsQuery = R"SQL(
-SELECT c.relrowsecurity, c.relforcerowsecurity FROM pg_catalog.pg_class c
-WHERE c.oid = $1::pg_catalog.oid
-)SQL";
-
 /* CREATE POLICY statements repeating the parent's policies on the partition: the parent's
  * policies do not apply to a query that names a partition directly. */
 constexpr const char *kPoliciesQuery = R"SQL(
@@ -159,12 +154,9 @@ void copy_parent_properties(SpiSession &spi, const ParentFacts &parent, const st
     spi.execute("ALTER TABLE " + child + " OWNER TO " + quote_ident(parent.owner));
     for (const std::string &grant : column_texts(spi, kGrantsQuery, {parent_oid, child}))
         spi.execute(grant);
-    spi.execute(kRlsQuery, {parent_oid});
-    const bool rls = spi.value(0, 1) == std::optional<std::string>("t");
-    const bool force = spi.value(0, 2) == std::optional<std::string>("t");
-    if (rls)
+    if (parent.row_security)
         spi.execute("ALTER TABLE " + child + " ENABLE ROW LEVEL SECURITY");
-    if (force)
+    if (parent.force_row_security)
         spi.execute("ALTER TABLE " + child + " FORCE ROW LEVEL SECURITY");
     for (const std::string &policy : column_texts(spi, kPoliciesQuery, {parent_oid, child}))
         spi.execute(policy);
@@ -337,7 +329,7 @@ bool claim_set(SpiSession &spi, Oid parent)
 {
     spi.execute("SELECT pg_catalog.pg_try_advisory_xact_lock($1::int4, $2::pg_catalog.oid::int4)",
                 {std::to_string(kAdvisoryClass), std::to_string(parent)}, false);
-    return spi.value(0, 1) == std::optional<std::string>("t");
+    return is_true(spi.value(0, 1));
 }
 
 } // namespace pm::partition

@@ -113,7 +113,7 @@ void check_retention(SpiSession &spi, const GrainSpec &spec, Datum retention)
         bad_argument("retention must be a positive interval, got " + text);
     const std::string shortest = grain_min_interval(spec);
     spi.execute("SELECT $1::pg_catalog.interval < $2::pg_catalog.interval", {text, shortest});
-    if (spi.value(0, 1) == std::optional<std::string>("t"))
+    if (is_true(spi.value(0, 1)))
         bad_argument("retention " + text + " is shorter than one " + grain_text(spec) +
                          " partition (" + shortest + ")",
                      "A partition would be dropped while rows are still written to it.");
@@ -344,17 +344,16 @@ std::string result_text(const MaintenanceRow &row)
 std::vector<MaintenanceRow> run_maintenance(std::optional<Oid> only, const LockPolicy &locks)
 {
     SpiSession spi;
-    if (only && spi.execute("SELECT 1 FROM pm.partition_sets WHERE parent = $1::pg_catalog.oid",
-                            {std::to_string(*only)}) == 0)
+    std::vector<PartitionSet> sets = read_sets(spi, only);
+    if (only && sets.empty())
         throw SqlError(ERRCODE_UNDEFINED_OBJECT,
                        "table " + read_parent(spi, *only).qualified +
                            " is not a registered partition set",
                        {}, "pm.partition_create_parent() registers one.");
 
     LockTimeoutScope lock_timeout(locks.wait_ms);
-    std::vector<PartitionSet> sets = read_sets(spi, only);
     std::vector<MaintenanceRow> rows;
-    for (const PartitionSet &set : sets) {
+    for (PartitionSet &set : sets) {
         MaintenanceRow row;
         row.parent = set.parent.oid;
         row.claimed = claim_set(spi, set.parent.oid);
@@ -365,6 +364,8 @@ std::vector<MaintenanceRow> run_maintenance(std::optional<Oid> only, const LockP
             row.skipped.push_back(parent_lock.why);
         } else {
             row.parent_locked = true;
+            /* Read before the lock; what the lock now protects (owner, RLS) is read again. */
+            set.parent = read_parent(spi, set.parent.oid);
             keep_ahead(spi, set, row, locks);
         }
         rows.push_back(std::move(row));
@@ -424,12 +425,8 @@ std::vector<StatusRow> partition_status()
             if (!row.newest_upper || upper > *row.newest_upper)
                 row.newest_upper = upper;
         }
-        spi.execute("SELECT last_run, last_result FROM pm.partition_sets "
-                    "WHERE parent = $1::pg_catalog.oid",
-                    {std::to_string(set.parent.oid)});
-        if (std::optional<Datum> last_run = result_datum(0, 1))
-            row.last_run = DatumGetTimestampTz(*last_run);
-        row.last_result = spi.value(0, 2);
+        row.last_run = set.last_run;
+        row.last_result = set.last_result;
         out.push_back(std::move(row));
     }
     return out;

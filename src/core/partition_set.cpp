@@ -16,7 +16,7 @@ namespace {
 
 constexpr const char *kParentQuery = R"SQL(
 SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner), c.relkind,
-       p.partstrat, p.partnatts, a.attname, a.atttypid
+       p.partstrat, p.partnatts, a.attname, a.atttypid, c.relrowsecurity, c.relforcerowsecurity
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_partitioned_table p ON p.partrelid = c.oid
@@ -27,7 +27,8 @@ WHERE c.oid = $1::pg_catalog.oid
 
 constexpr const char *kSetsQuery = R"SQL(
 SELECT s.parent::pg_catalog.oid, s.control, s.grain, s.premake,
-       pg_catalog.now() - s.retention, s.retention_mode, s.with_default
+       pg_catalog.now() - s.retention, s.retention_mode, s.with_default, s.last_run,
+       s.last_result
 FROM pm.partition_sets s
 WHERE $1::pg_catalog.oid IS NULL OR s.parent = $1::pg_catalog.oid
 ORDER BY s.parent::pg_catalog.oid
@@ -91,6 +92,8 @@ ParentFacts read_parent(SpiSession &spi, Oid parent)
     f.key_columns = std::atoi(spi.value(0, 6).value_or("0").c_str());
     f.key_column = spi.value(0, 7);
     f.key_type = oid_value(spi.value(0, 8));
+    f.row_security = is_true(spi.value(0, 9));
+    f.force_row_security = is_true(spi.value(0, 10));
     return f;
 }
 
@@ -113,6 +116,8 @@ std::vector<PartitionSet> read_sets(SpiSession &spi, std::optional<Oid> only)
         int premake;
         std::optional<std::int64_t> cutoff;
         bool with_default;
+        std::optional<std::int64_t> last_run;
+        std::optional<std::string> last_result;
     };
     std::vector<Row> rows;
     const std::optional<std::string> filter =
@@ -127,7 +132,10 @@ std::vector<PartitionSet> read_sets(SpiSession &spi, std::optional<Oid> only)
         if (std::optional<Datum> cutoff = result_datum(i, 5))
             r.cutoff = DatumGetTimestampTz(*cutoff);
         r.mode = spi.value(i, 6).value_or("drop");
-        r.with_default = spi.value(i, 7) == std::optional<std::string>("t");
+        r.with_default = is_true(spi.value(i, 7));
+        if (std::optional<Datum> last_run = result_datum(i, 8))
+            r.last_run = DatumGetTimestampTz(*last_run);
+        r.last_result = spi.value(i, 9);
         rows.push_back(std::move(r));
     }
 
@@ -147,6 +155,8 @@ std::vector<PartitionSet> read_sets(SpiSession &spi, std::optional<Oid> only)
         s.retention_cutoff_us = r.cutoff;
         s.detach = r.mode == "detach";
         s.with_default = r.with_default;
+        s.last_run = r.last_run;
+        s.last_result = std::move(r.last_result);
         sets.push_back(std::move(s));
     }
     return sets;

@@ -31,6 +31,8 @@ struct ParentFacts {
     int key_columns = 0;
     std::optional<std::string> key_column; /* NULL for an expression key */
     Oid key_type = InvalidOid;
+    bool row_security = false;       /* relrowsecurity: a new partition gets the same */
+    bool force_row_security = false; /* relforcerowsecurity */
 };
 
 /* Reads the parent; SqlError 42P01 when the oid names no table. */
@@ -48,6 +50,8 @@ struct PartitionSet {
     std::optional<std::int64_t> retention_cutoff_us; /* now() - retention, when set */
     bool detach = false;                             /* retention_mode 'detach' */
     bool with_default = true;
+    std::optional<std::int64_t> last_run; /* timestamptz of the latest maintenance */
+    std::optional<std::string> last_result;
 };
 
 /* Registered sets in oid order: all of them, or the one for `only` (empty if unregistered). */

@@ -70,11 +70,6 @@ FROM pg_catalog.pg_policy p
 ORDER BY p.polrelid, p.polname
 )SQL";
 
-bool is_true(const std::optional<std::string> &value)
-{
-    return value == std::optional<std::string>("t");
-}
-
 struct AuditRow {
     Oid relid;
     std::string problem;

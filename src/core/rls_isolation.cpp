@@ -104,8 +104,8 @@ void apply_policy(SpiSession &spi, Oid relid, const rls::Isolation &isolation)
     spi.execute("SELECT relrowsecurity, relforcerowsecurity FROM pg_catalog.pg_class "
                 "WHERE oid = $1::pg_catalog.oid",
                 {oid_text}, true);
-    const bool enabled = spi.value(0, 1) == std::optional<std::string>("t");
-    const bool forced = spi.value(0, 2) == std::optional<std::string>("t");
+    const bool enabled = is_true(spi.value(0, 1));
+    const bool forced = is_true(spi.value(0, 2));
     if (!enabled)
         spi.execute("ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY");
     if (!forced)
@@ -126,7 +126,7 @@ void apply_policy(SpiSession &spi, Oid relid, const rls::Isolation &isolation)
     bool wanted_present = false;
     for (uint64 row = 0; row < found; row++) {
         const std::string name = spi.value(row, 1).value_or("");
-        if (name == wanted_name && spi.value(row, 2) == std::optional<std::string>("t"))
+        if (name == wanted_name && is_true(spi.value(row, 2)))
             wanted_present = true;
         else
             stale.push_back(name);

@@ -81,4 +81,10 @@ inline std::string bool_text(bool value)
     return value ? "true" : "false";
 }
 
+/* A boolean SPI result column as text: true only for 't' (NULL is false). */
+inline bool is_true(const std::optional<std::string> &value)
+{
+    return value == std::optional<std::string>("t");
+}
+
 } // namespace pm
