@@ -5,8 +5,10 @@
 #   ./run-demo.sh            install deps, build + install the extensions, start (or reuse) the
 #                            local cluster, (re)create database pm_oltp with a realistic sample,
 #                            send today's mail through pm_queue, create database pm_content
-#                            with a body for every email, and print what each tenant sees
-#                            through RLS, the queue's work and what the content tier stores
+#                            with a body for every email, create database pm_olap linked to
+#                            OLTP and roll the analytics up, and print what each tenant sees
+#                            through RLS, the queue's work, what the content tier stores and
+#                            each tenant's campaign dashboard from OLAP
 #   ./run-demo.sh --report   only print the per-tenant report again
 #   ./run-demo.sh --stop     stop the demo cluster (data kept)
 #   ./run-demo.sh --destroy  stop it and delete its data directory
@@ -24,6 +26,7 @@ demo_dir=${PM_DEMO_DIR:-/var/lib/penguinmails-demo}
 preferred_port=${PM_DEMO_PORT:-55432}
 db=pm_oltp
 content_db=pm_content
+olap_db=pm_olap
 preload="shared_preload_libraries = 'pg_cron,penguinmails'"
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -166,6 +169,51 @@ link_report() {
     dpsql -d "$db" -f demo/fdw_report.sql
 }
 
+# The OLAP tier in database pm_olap, linked to OLTP through pm_fdw as an RLS-bound login
+# that may run exactly the olap_* functions of pm_oltp.  The sample's changes are already
+# dirty keys in OLTP: the first rollup pulls them, recomputed on the OLTP side.
+load_olap() {
+    say "Recreating database $olap_db, linking it to $db, rolling up through the link"
+    recreate_db "$olap_db" pm_olap
+    local password start=$SECONDS
+    password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+    dpsql -d "$db" -v pw="$password" >/dev/null <<'SQL'
+DROP ROLE IF EXISTS pm_olap_link;
+CREATE ROLE pm_olap_link LOGIN PASSWORD :'pw' IN ROLE pm_app;
+SELECT pm_oltp.grant_olap_link('pm_olap_link');
+SQL
+    dpsql -d "$olap_db" -v pw="$password" -v port="$(demo_port)" >/dev/null <<'SQL'
+SELECT pm.link_tier('oltp', format('host=127.0.0.1 port=%s dbname=pm_oltp', :'port'), 'pm_olap_link', :'pw');
+SQL
+    dpsql -d "$olap_db" -c "SELECT tier AS table, keys, rows_upserted, lag FROM pm_olap.rollup(1000000)"
+    dpsql -d "$olap_db" -At -c "SELECT 'billing rows: ' || pm_olap.billing_rollup()" >/dev/null
+    echo "rolled up in $((SECONDS - start)) s"
+    # pg_cron lives in $db (cron.database_name): the OLAP jobs are installed from there.
+    PGOPTIONS='-c client_min_messages=warning' dpsql -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
+    dpsql -d "$olap_db" -At -F $'\t' -c "SELECT * FROM pm_olap.cron_jobs()" |
+        while IFS=$'\t' read -r name sched cmd; do
+            dpsql -d "$db" -v n="$name" -v s="$sched" -v c="$cmd" -v d="$olap_db" >/dev/null \
+                <<<"SELECT cron.schedule_in_database(:'n', :'s', :'c', :'d')"
+        done
+}
+
+olap_report() {
+    local tenants tid tname
+    say "OLAP: campaign dashboards and mailbox health per tenant (database $olap_db, as pm_app)"
+    tenants=$(dpsql -d "$db" -At -F $'\t' -c "SELECT id, name FROM pm_oltp.tenants ORDER BY name")
+    while IFS=$'\t' read -r tid tname; do
+        printf '\n%s\n' "$tname"
+        dpsql -d "$olap_db" -v tid="$tid" -f demo/olap_report.sql
+    done <<<"$tenants"
+    say "OLAP health: verify() of the last 90 days, freshness, the pg_cron schedule"
+    dpsql -d "$olap_db" -At -c "SELECT format('verify(): %s rows differ from OLTP (0 = exact)', count(*))
+                                FROM pm_olap.verify((now() AT TIME ZONE 'UTC')::date - 90, (now() AT TIME ZONE 'UTC')::date)"
+    dpsql -d "$olap_db" -At -c "SELECT format('rollup lag: %s, pending keys: %s, last rollup: %s',
+                                       coalesce(now() - oldest_pending, '0'), pending_keys, last_rollup)
+                                FROM pm_olap.rollup_state"
+    dpsql -d "$db" -c "SELECT jobname, schedule, command FROM cron.job WHERE database = '$olap_db' ORDER BY jobname"
+}
+
 content_report() {
     say "Content tier: storage per tenant (database $content_db)"
     dpsql -d "$content_db" -f demo/content_report.sql
@@ -239,7 +287,7 @@ case $action in
     destroy) stop_cluster; rm -rf "$demo_dir"; echo "removed $demo_dir"; exit 0 ;;
     report)
         is_running || die "the demo cluster is not running: run ./run-demo.sh"
-        report; queue_report; content_report; link_report; usage_hint; exit 0 ;;
+        report; queue_report; content_report; link_report; olap_report; usage_hint; exit 0 ;;
 esac
 
 say "Installing dependencies"
@@ -249,8 +297,10 @@ start_cluster
 load_sample
 send_through_queue
 load_content
+load_olap
 report
 queue_report
 content_report
 link_report
+olap_report
 usage_hint

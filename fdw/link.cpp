@@ -126,38 +126,6 @@ void conninfo_core(FunctionCallInfo fcinfo)
     }
 }
 
-/* Servers of a tier, by shard: pm.fdw_tier_shards, else the single pm_tier_<tier>. */
-int tier_servers(const char *tier, Oid **servers)
-{
-    int n = 0;
-    SPI_connect();
-    char *sql = psprintf("SELECT s.oid FROM pm.fdw_tier_shards t JOIN pg_catalog.pg_foreign_server s "
-                         "ON s.srvname = t.server WHERE t.tier = %s ORDER BY t.shard",
-                         quote_literal_cstr(tier));
-    if (SPI_execute(sql, true, 0) == SPI_OK_SELECT && SPI_processed > 0) {
-        n = (int) SPI_processed;
-        *servers = (Oid *) MemoryContextAlloc(TopTransactionContext, sizeof(Oid) * n);
-        for (int i = 0; i < n; ++i) {
-            bool isnull;
-            (*servers)[i] = DatumGetObjectId(
-                SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-        }
-    }
-    SPI_finish();
-    if (n > 0)
-        return n;
-    char *name = psprintf("pm_tier_%s", tier);
-    ForeignServer *server = GetForeignServerByName(name, true);
-    if (server == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("the %s tier is not linked", tier),
-                        errhint("Call pm.link_tier('%s', conninfo, user_name, password) first.",
-                                tier)));
-    *servers = (Oid *) MemoryContextAlloc(TopTransactionContext, sizeof(Oid));
-    (*servers)[0] = server->serverid;
-    return 1;
-}
-
 void resolve_core(FunctionCallInfo fcinfo)
 {
     ArrayType *array = PG_GETARG_ARRAYTYPE_P(0);
@@ -179,7 +147,7 @@ void resolve_core(FunctionCallInfo fcinfo)
     tenant_hex[t] = '\0';
 
     Oid *servers = nullptr;
-    int nshards = tier_servers("content", &servers);
+    int nshards = pmfdw_tier_servers("content", &servers);
 
     /* Keys per shard, as text[] literals. */
     StringInfoData *lists = (StringInfoData *) palloc0(sizeof(StringInfoData) * nshards);
@@ -290,6 +258,38 @@ Datum put_body_core(FunctionCallInfo fcinfo)
 }
 
 } // namespace
+
+/* Servers of a tier, by shard: pm.fdw_tier_shards, else the single pm_tier_<tier>. */
+int pmfdw_tier_servers(const char *tier, Oid **servers)
+{
+    int n = 0;
+    SPI_connect();
+    char *sql = psprintf("SELECT s.oid FROM pm.fdw_tier_shards t JOIN pg_catalog.pg_foreign_server s "
+                         "ON s.srvname = t.server WHERE t.tier = %s ORDER BY t.shard",
+                         quote_literal_cstr(tier));
+    if (SPI_execute(sql, true, 0) == SPI_OK_SELECT && SPI_processed > 0) {
+        n = (int) SPI_processed;
+        *servers = (Oid *) MemoryContextAlloc(TopTransactionContext, sizeof(Oid) * n);
+        for (int i = 0; i < n; ++i) {
+            bool isnull;
+            (*servers)[i] = DatumGetObjectId(
+                SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+        }
+    }
+    SPI_finish();
+    if (n > 0)
+        return n;
+    char *name = psprintf("pm_tier_%s", tier);
+    ForeignServer *server = GetForeignServerByName(name, true);
+    if (server == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("the %s tier is not linked", tier),
+                        errhint("Call pm.link_tier('%s', conninfo, user_name, password) first.",
+                                tier)));
+    *servers = (Oid *) MemoryContextAlloc(TopTransactionContext, sizeof(Oid));
+    (*servers)[0] = server->serverid;
+    return 1;
+}
 
 extern "C" Datum pm_fdw_health(PG_FUNCTION_ARGS)
 {

@@ -12,6 +12,7 @@
  *   modify.cpp       INSERT (batched) / UPDATE / DELETE
  *   import.cpp       IMPORT FOREIGN SCHEMA
  *   link.cpp         pm.tier_status, pm.resolve_content(_many), pm.put_content
+ *   call.cpp         pm.tier_call: a function of the linked tier, its rows returned here
  *
  * Code in these files is "C-style": PostgreSQL errors (ereport, a longjmp) may be raised
  * anywhere in them, so frames hold no C++ objects with destructors.  The pure C++ parts
@@ -214,3 +215,9 @@ void pmfdw_batch_join_init(void);
 
 /* _PG_init */
 void pmfdw_init(void);
+
+/* ---------------------------------------------------------------- link.cpp */
+
+/* Servers of a tier, by shard: pm.fdw_tier_shards, else the single pm_tier_<tier>
+ * (42704 naming the tier when it is not linked).  Array in TopTransactionContext. */
+int pmfdw_tier_servers(const char *tier, Oid **servers);

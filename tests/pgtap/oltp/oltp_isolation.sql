@@ -49,7 +49,8 @@ SELECT plan((
     + 3 * (SELECT count(*) FROM global_tables)    -- global tables
     + 10                                          -- users / tenants visibility
     + (SELECT count(*) FROM pg_class
-       WHERE relnamespace = 'pm_oltp'::regnamespace AND relkind = 'r')  -- touch triggers
+       WHERE relnamespace = 'pm_oltp'::regnamespace AND relkind = 'r'
+         AND relname <> 'olap_dirty_keys')                               -- touch triggers
     + 4                                           -- SET NULL (col), tenant deletion
 )::int);
 
@@ -191,13 +192,15 @@ SELECT pg_temp.build_tenant('b', 1);
 SELECT set_eq(
     $$SELECT c.oid::regclass FROM pg_class c
       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
-      WHERE c.relnamespace = 'pm_oltp'::regnamespace AND c.relkind IN ('r', 'p')$$,
+      WHERE c.relnamespace = 'pm_oltp'::regnamespace AND c.relkind IN ('r', 'p')
+        AND c.relname <> 'olap_dirty_keys'$$,
     'SELECT tbl FROM tenant_tables',
     'the tested tenant-owned tables are exactly the pm_oltp tables with a tenant_id column');
 
 SELECT set_eq(
     $$SELECT oid::regclass FROM pg_class
-      WHERE relnamespace = 'pm_oltp'::regnamespace AND relkind IN ('r', 'p')$$,
+      WHERE relnamespace = 'pm_oltp'::regnamespace AND relkind IN ('r', 'p')
+        AND relname <> 'olap_dirty_keys'$$,
     'SELECT tbl FROM tenant_tables UNION ALL SELECT tbl FROM global_tables',
     'every pm_oltp table is classified as tenant-owned or global');
 
@@ -406,6 +409,7 @@ SELECT is(pg_temp.touch(c.oid::regclass), now(),
           c.oid::regclass || ': an UPDATE sets updated to now()')
 FROM pg_class c
 WHERE c.relnamespace = 'pm_oltp'::regnamespace AND c.relkind = 'r'
+  AND c.relname <> 'olap_dirty_keys'
 ORDER BY c.relname;
 
 ------------------------------------------------------------------------------
