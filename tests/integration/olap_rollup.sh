@@ -161,7 +161,19 @@ check "billing rows: emails_sent this period equals OLTP's count per tenant" \
 check_match "billing_usage of a stored period is exact" \
     "$(a -c "SELECT emails_sent > 0, exact FROM pm_olap.billing_usage('$TA', date_trunc('month', now()), date_trunc('month', now()) + interval '1 month')")" '^t\|t$'
 
-# --- 7. upgrade path: pm_oltp 0.1 -> 0.2 and pm_fdw 0.1 -> 0.2 on a database with data ---------
+# --- 7. concurrent audits form one chain ----------------------------------------------------------
+# 50 transactions per session (autocommit), so the sessions interleave on the chain head.
+for w in 1 2 3 4; do
+    for i in $(seq 1 50); do
+        echo "SELECT pm_olap.audit(NULL, 'role.change', 'tenant_user', 'w$w-$i', '$TA');"
+    done | a >/dev/null &
+done
+wait
+check "200 audits from 4 concurrent sessions: seq 1..200 without gaps, one chain, verify empty" \
+    "$(a -c "SELECT count(*) || ' ' || min(seq) || ' ' || max(seq) || ' ' || count(DISTINCT prev_hash) FROM pm_olap.admin_audit_log")|$(a -c "SELECT count(*) FROM pm_olap.audit_verify()")" \
+    "200 1 200 200|0"
+
+# --- 8. upgrade path: pm_oltp 0.1 -> 0.2 and pm_fdw 0.1 -> 0.2 on a database with data ---------
 pm_psql oltp -c "CREATE DATABASE pm_upgrade" >/dev/null
 u() { pm_psql oltp -d pm_upgrade -At "$@"; }
 u >/dev/null <<'SQL'
