@@ -117,8 +117,14 @@ BEGIN
         ELSE
             NULL;
     END CASE;
-    IF TG_ARGV[0] = 'b' OR TG_OP <> 'UPDATE' OR TG_TABLE_NAME = 'email_accounts' THEN
+    -- Billing counts rows (inserts, deletes) and warming mailboxes; a send bumping
+    -- daily_count must not make the rollup recount the tenant's period.
+    IF TG_ARGV[0] = 'b' OR TG_OP <> 'UPDATE' THEN
         INSERT INTO pm_oltp.olap_dirty_keys (kind, tenant_id) VALUES ('b', r.tenant_id);
+    ELSIF TG_TABLE_NAME = 'email_accounts' THEN
+        IF (OLD.warmup_status, OLD.tenant_id) IS DISTINCT FROM (NEW.warmup_status, NEW.tenant_id) THEN
+            INSERT INTO pm_oltp.olap_dirty_keys (kind, tenant_id) VALUES ('b', NEW.tenant_id);
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
