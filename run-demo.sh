@@ -185,6 +185,19 @@ SQL
     dpsql -d "$olap_db" -v pw="$password" -v port="$(demo_port)" >/dev/null <<'SQL'
 SELECT pm.link_tier('oltp', format('host=127.0.0.1 port=%s dbname=pm_oltp', :'port'), 'pm_olap_link', :'pw');
 SQL
+    # The other direction: OLTP appends its high-risk changes (plans, roles, tenant config)
+    # to the OLAP audit log through pm_queue and a link whose login may only call audit().
+    dpsql -d "$olap_db" -v pw="$password" >/dev/null <<'SQL'
+DROP ROLE IF EXISTS pm_oltp_audit;
+CREATE ROLE pm_oltp_audit LOGIN PASSWORD :'pw';
+SELECT pm_olap.grant_audit_writer('pm_oltp_audit');
+SQL
+    dpsql -d "$db" -v pw="$password" -v port="$(demo_port)" -v olap="$olap_db" >/dev/null <<'SQL'
+SELECT pm.link_tier('olap', format('host=127.0.0.1 port=%s dbname=%s', :'port', :'olap'), 'pm_oltp_audit', :'pw');
+SQL
+    dpsql -d "$db" -f demo/audit_actions.sql >/dev/null
+    dpsql -d "$db" -At -c "SELECT format('audit records delivered to OLAP: %s (pending %s)', delivered, pending)
+                           FROM pm_oltp.deliver_audit(10000)"
     dpsql -d "$olap_db" -c "SELECT tier AS table, keys, rows_upserted, lag FROM pm_olap.rollup(1000000)"
     dpsql -d "$olap_db" -At -c "SELECT 'billing rows: ' || pm_olap.billing_rollup()" >/dev/null
     echo "rolled up in $((SECONDS - start)) s"
@@ -195,6 +208,8 @@ SQL
             dpsql -d "$db" -v n="$name" -v s="$sched" -v c="$cmd" -v d="$olap_db" >/dev/null \
                 <<<"SELECT cron.schedule_in_database(:'n', :'s', :'c', :'d')"
         done
+    dpsql -d "$db" >/dev/null -c "SELECT cron.schedule('pm-oltp-audit-delivery', '* * * * *',
+                                                       'SELECT * FROM pm_oltp.deliver_audit()')"
 }
 
 olap_report() {
@@ -211,7 +226,16 @@ olap_report() {
     dpsql -d "$olap_db" -At -c "SELECT format('rollup lag: %s, pending keys: %s, last rollup: %s',
                                        coalesce(now() - oldest_pending, '0'), pending_keys, last_rollup)
                                 FROM pm_olap.rollup_state"
-    dpsql -d "$db" -c "SELECT jobname, schedule, command FROM cron.job WHERE database = '$olap_db' ORDER BY jobname"
+    dpsql -d "$db" -c "SELECT jobname, database, schedule, command FROM cron.job
+                       WHERE jobname LIKE 'pm-olap-%' OR jobname = 'pm-oltp-audit-delivery' ORDER BY jobname"
+    say "OLAP audit log (staff only): the latest records, delivered from OLTP through pm_queue"
+    dpsql -d "$olap_db" -c "SELECT seq, action, coalesce(admin_user_id::text, '(system)') AS by_user, ip_address,
+                                   left(old_values::text, 32) AS old_values, left(new_values::text, 60) AS new_values,
+                                   retention_category AS retention
+                            FROM pm_olap.admin_audit_log ORDER BY seq DESC LIMIT 5"
+    dpsql -d "$olap_db" -At -c "SELECT format('audit_verify(): %s broken rows (0 = chain intact) over %s records',
+                                       (SELECT count(*) FROM pm_olap.audit_verify()), count(*))
+                                FROM pm_olap.admin_audit_log"
 }
 
 content_report() {

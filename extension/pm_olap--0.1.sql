@@ -996,6 +996,23 @@ SELECT pg_catalog.pg_extension_config_dump('pm_olap.rollup_state', '');
 SELECT pg_catalog.pg_extension_config_dump('pm_olap.audit_checks', '');
 SELECT pm.apply_grants();
 
+-- The login the OLTP database's pm_fdw link to this tier uses (pm_oltp.deliver_audit): it may
+-- append audit records and nothing else (no table privilege, no analytics).
+CREATE FUNCTION pm_olap.grant_audit_writer(login name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = login) THEN
+        RAISE EXCEPTION 'role "%" does not exist', login USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA pm_olap TO %I', login);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION pm_olap.audit(uuid, text, text, text, uuid, jsonb, '
+                   'jsonb, text, text, text, jsonb, text, text, text) TO %I', login);
+END $$;
+COMMENT ON FUNCTION pm_olap.grant_audit_writer(name) IS
+  'Lets a login (the OLTP link) append audit records through pm_olap.audit()';
+
 -- The audit log is written by pm_olap.audit() only; pm_staff reads it (BYPASSRLS).
 REVOKE ALL ON FUNCTION pm_olap.rollup(int), pm_olap.rebuild(date, date, uuid),
     pm_olap.verify(date, date), pm_olap.billing_rollup(), pm_olap.schedule(),
@@ -1003,7 +1020,8 @@ REVOKE ALL ON FUNCTION pm_olap.rollup(int), pm_olap.rebuild(date, date, uuid),
     pm_olap.audit(uuid, text, text, text, uuid, jsonb, jsonb, text, text, text, jsonb, text, text, text),
     pm_olap.audit_verify(timestamptz, timestamptz),
     pm_olap._apply_facts(text, bigint, bigint, date, date, uuid),
-    pm_olap._apply_billing(bigint, bigint, uuid), pm_olap.audit_guard_partitions()
+    pm_olap._apply_billing(bigint, bigint, uuid), pm_olap.audit_guard_partitions(),
+    pm_olap.grant_audit_writer(name)
 FROM PUBLIC;
 DO $$
 BEGIN
