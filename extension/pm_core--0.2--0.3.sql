@@ -58,3 +58,41 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'pm_health_score' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION pm.health_score(bigint, bigint, bigint, bigint, bigint, float8) IS
   'Mailbox/domain health 0-100: 80 - bounce penalty (>2%) - complaint penalty (>0.1%) + reply and warmup credit';
+
+------------------------------------------------------------------------------
+-- pg_cron jobs of the tiers
+------------------------------------------------------------------------------
+
+-- What every tier's schedule function does: a job of this database, replaced by name (so
+-- re-running is idempotent), or 0A000 naming the database when pg_cron is not here, with
+-- `hint` saying how else to run the jobs.
+CREATE FUNCTION pm.cron_schedule(job_name text, schedule text, command text, hint text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database %', current_database()
+            USING ERRCODE = 'feature_not_supported', HINT = hint;
+    END IF;
+    EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
+        INTO job USING job_name, schedule, command, current_database();
+    RETURN job;
+END $$;
+COMMENT ON FUNCTION pm.cron_schedule(text, text, text, text) IS
+  'Installs or replaces a pg_cron job of this database (0A000 with the hint when pg_cron is absent)';
+REVOKE ALL ON FUNCTION pm.cron_schedule(text, text, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION pm.partition_schedule(schedule text DEFAULT '*/10 * * * *',
+                                                 job_name text DEFAULT 'pm-partitions')
+RETURNS bigint
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pm.cron_schedule(job_name, schedule, 'CALL pm.run_maintenance_proc()',
+                            'CREATE EXTENSION pg_cron in the database named by cron.database_name, '
+                            'or call pm.run_maintenance() from another scheduler.')
+$$;

@@ -98,6 +98,8 @@ CREATE TABLE pm_olap.lead_analytics (
     CONSTRAINT lead_analytics_key UNIQUE NULLS NOT DISTINCT (tenant_id, lead_id, campaign_id, day)
 ) PARTITION BY RANGE (day);
 COMMENT ON TABLE pm_olap.lead_analytics IS 'Per lead, campaign and UTC send day';
+-- pm_olap.unique_leads: one campaign's lead rows over a window, for any caller.
+CREATE INDEX lead_analytics_campaign_idx ON pm_olap.lead_analytics (campaign_id, day);
 
 CREATE TABLE pm_olap.warmup_analytics (
     id                bigint GENERATED ALWAYS AS IDENTITY,
@@ -859,6 +861,12 @@ BEGIN
         RAISE EXCEPTION 'billing period % .. % is empty', billing_usage.period_start, billing_usage.period_end
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Under RLS another tenant's rows are invisible: say so rather than report zeros.
+    IF row_security_active('pm_olap.billing_analytics')
+       AND tenant IS DISTINCT FROM pm.current_tenant_id() THEN
+        RAISE EXCEPTION 'billing_usage: tenant % is not the current tenant', tenant
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     SELECT * INTO b FROM pm_olap.billing_analytics x
     WHERE x.tenant_id = tenant AND x.period_start = billing_usage.period_start
       AND x.period_end = billing_usage.period_end;
@@ -879,6 +887,30 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION pm_olap.billing_usage(uuid, timestamptz, timestamptz) IS
   'Emails sent and resources used by a tenant in a billing period (exact for a stored period)';
+
+-- Distinct leads of one campaign over the UTC days [day_from, day_to], exactly: a lead
+-- counts once however many messages and days it had.  Under the caller's RLS.
+CREATE FUNCTION pm_olap.unique_leads(campaign uuid, day_from date, day_to date)
+RETURNS TABLE(contacted bigint, opened bigint, clicked bigint, replied bigint, bounced bigint)
+LANGUAGE plpgsql STABLE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF campaign IS NULL THEN
+        RAISE EXCEPTION 'unique_leads: campaign must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM pm_olap.check_day_range(day_from, day_to);
+    RETURN QUERY
+    SELECT count(DISTINCT l.lead_id) FILTER (WHERE l.sent > 0),
+           count(DISTINCT l.lead_id) FILTER (WHERE l.opened_tracked > 0),
+           count(DISTINCT l.lead_id) FILTER (WHERE l.clicked_tracked > 0),
+           count(DISTINCT l.lead_id) FILTER (WHERE l.replied > 0),
+           count(DISTINCT l.lead_id) FILTER (WHERE l.bounced > 0)
+    FROM pm_olap.lead_analytics l
+    WHERE l.campaign_id = campaign AND l.day BETWEEN day_from AND day_to AND l.lead_id IS NOT NULL;
+END $$;
+COMMENT ON FUNCTION pm_olap.unique_leads(uuid, date, date) IS
+  'Exact distinct leads contacted / opened / clicked / replied / bounced of a campaign over UTC days';
 
 -- Daily billing run: every tenant's current period, whatever changed.
 CREATE FUNCTION pm_olap.billing_rollup() RETURNS int
@@ -932,29 +964,16 @@ AS $$
 $$;
 
 CREATE FUNCTION pm_olap.schedule() RETURNS TABLE(job_name text, schedule text, command text, jobid bigint)
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    j record;
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
-        RAISE EXCEPTION 'pg_cron is not installed in database %', current_database()
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Preload pg_cron and CREATE EXTENSION pg_cron here, or install the jobs of '
-                         'pm_olap.cron_jobs() from the cron database with cron.schedule_in_database(..., '
-                         || quote_literal(current_database()) || ').';
-    END IF;
-    FOR j IN SELECT * FROM pm_olap.cron_jobs() LOOP
-        job_name := j.job_name;
-        schedule := j.schedule;
-        command := j.command;
-        -- schedule_in_database replaces a job of the same name: re-running is idempotent.
-        EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
-            INTO jobid USING job_name, schedule, command, current_database();
-        RETURN NEXT;
-    END LOOP;
-END $$;
+    SELECT j.job_name, j.schedule, j.command,
+           pm.cron_schedule(j.job_name, j.schedule, j.command,
+                            'Preload pg_cron and CREATE EXTENSION pg_cron here, or install the jobs of '
+                            'pm_olap.cron_jobs() from the cron database with cron.schedule_in_database(..., '
+                            || quote_literal(current_database()) || ').')
+    FROM pm_olap.cron_jobs() j
+$$;
 COMMENT ON FUNCTION pm_olap.schedule() IS
   'Installs (or replaces) the pg_cron jobs of the OLAP tier';
 

@@ -1,4 +1,5 @@
--- pm_oltp 0.2 -> 0.3: high-risk changes made in OLTP (subscriptions and plans, tenant roles,
+-- pm_oltp 0.2 -> 0.3: the dirty-key triggers in C++ (they run on every send and every email
+-- event); high-risk changes made in OLTP (subscriptions and plans, tenant roles,
 -- tenant configuration, staff roles and permissions) reach the OLAP audit log through pm_queue.
 -- The job is enqueued in the writing transaction, so a change and its audit record commit or
 -- roll back together; pm_oltp.deliver_audit() moves jobs to pm_olap.audit() over the OLAP link
@@ -6,6 +7,40 @@
 -- A fresh CREATE EXTENSION pm_oltp runs 0.1, 0.2 and then this script.
 
 \echo Use "ALTER EXTENSION pm_oltp UPDATE TO '0.3'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Dirty keys, written in C++ (src/oltp/olap_capture.cpp)
+------------------------------------------------------------------------------
+
+-- Same keys as 0.2's PL/pgSQL, inserted without a planned statement and once per
+-- transaction per key.  Not SECURITY DEFINER: the trigger writes the key table directly,
+-- whoever the writer is (EXECUTE stays revoked from PUBLIC, so no one attaches it elsewhere).
+CREATE OR REPLACE FUNCTION pm_oltp.olap_capture_email() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pm_oltp_olap_capture_email' LANGUAGE C;
+CREATE OR REPLACE FUNCTION pm_oltp.olap_capture_state() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pm_oltp_olap_capture_state' LANGUAGE C;
+COMMENT ON FUNCTION pm_oltp.olap_capture_state() IS
+  'Dirty key of a mailbox (m), enrollment (l), campaign (c) or billing input (b); the trigger '
+  'arguments after the kind name the columns whose UPDATE also changes billing';
+
+-- One trigger without WHEN clauses: the executor parses a trigger's WHEN clause again for
+-- every statement (every record_email_event call), which cost more than the capture
+-- itself; the function compares the counter inputs instead.
+DROP TRIGGER olap_capture_insert ON pm_oltp.emails;
+DROP TRIGGER olap_capture_update ON pm_oltp.emails;
+DROP TRIGGER olap_capture_delete ON pm_oltp.emails;
+CREATE TRIGGER olap_capture AFTER INSERT OR UPDATE OR DELETE ON pm_oltp.emails
+    FOR EACH ROW EXECUTE FUNCTION pm_oltp.olap_capture_email();
+
+-- The mailbox trigger names its billing columns instead of the function knowing the table.
+DROP TRIGGER olap_capture ON pm_oltp.email_accounts;
+CREATE TRIGGER olap_capture AFTER INSERT OR DELETE OR UPDATE OF status, warmup_status, daily_count,
+    daily_limit, tenant_id ON pm_oltp.email_accounts
+    FOR EACH ROW EXECUTE FUNCTION pm_oltp.olap_capture_state('m', 'warmup_status', 'tenant_id');
+
+------------------------------------------------------------------------------
+-- Audit records for the OLAP tier, through pm_queue
+------------------------------------------------------------------------------
 
 -- TG_ARGV: resource_type, retention category, and for UPDATE the columns that matter (none
 -- named: every column but "updated").  The record carries only the columns that changed.

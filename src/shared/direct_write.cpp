@@ -22,9 +22,11 @@ namespace pm::direct {
 void open_writer(Writer &w, Oid relid, AclMode required)
 {
     w.rel = table_open(relid, RowExclusiveLock);
-    const AclResult acl = pg_class_aclcheck(relid, GetUserId(), required);
-    if (acl != ACLCHECK_OK)
-        aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(w.rel));
+    if (required != ACL_NO_RIGHTS) {
+        const AclResult acl = pg_class_aclcheck(relid, GetUserId(), required);
+        if (acl != ACLCHECK_OK)
+            aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(w.rel));
+    }
     w.estate = CreateExecutorState();
     RangeTblEntry *rte = makeNode(RangeTblEntry);
     rte->rtekind = RTE_RELATION;

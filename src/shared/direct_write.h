@@ -28,7 +28,8 @@ struct Writer {
     TupleTableSlot *row;    /* a virtual slot for new row versions */
 };
 
-/* Opens `relid` for writing after checking that the current user holds `required` on it. */
+/* Opens `relid` for writing after checking that the current user holds `required` on it
+ * (ACL_NO_RIGHTS: no check, for trusted triggers writing a table the user may not touch). */
 void open_writer(Writer &w, Oid relid, AclMode required);
 void close_writer(Writer &w);
 
