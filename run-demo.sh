@@ -53,6 +53,7 @@ start_cluster() {
     if is_running; then
         say "Cluster already running on port $(demo_port)"
         ensure_preloaded
+        reload_if_rebuilt
         return 0
     fi
     local port=$preferred_port
@@ -60,6 +61,7 @@ start_cluster() {
     port=$(pm_free_port "$port")
     port=$(pm_pg_start "$demo_dir" "$port")
     printf '%s\n' "$port" >"$demo_dir/port"
+    library_sum >"$demo_dir/library.sha256"
     say "Cluster started on port $port"
 }
 
@@ -74,6 +76,18 @@ ensure_preloaded() {
     dpsql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, penguinmails"
     pm_pg_stop "$demo_dir"
     pm_pg_start "$demo_dir" "$(demo_port)" >/dev/null
+    library_sum >"$demo_dir/library.sha256"
+}
+
+# The library is preloaded, so every backend runs the copy the postmaster loaded at start:
+# when the build installed a different one, restart (new functions would not be found).
+library_sum() { sha256sum "$(pg_config --pkglibdir)/penguinmails.so" | cut -d' ' -f1; }
+reload_if_rebuilt() {
+    [[ "$(cat "$demo_dir/library.sha256" 2>/dev/null)" == "$(library_sum)" ]] && return 0
+    say "The extension library changed since the cluster started (restart)"
+    pm_pg_stop "$demo_dir"
+    pm_pg_start "$demo_dir" "$(demo_port)" >/dev/null
+    library_sum >"$demo_dir/library.sha256"
 }
 
 stop_cluster() {
