@@ -74,9 +74,7 @@ ensure_preloaded() {
     [[ ",${have// /}," == *,penguinmails,* ]] && return 0
     say "Preloading penguinmails (restart)"
     dpsql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, penguinmails"
-    pm_pg_stop "$demo_dir"
-    pm_pg_start "$demo_dir" "$(demo_port)" >/dev/null
-    library_sum >"$demo_dir/library.sha256"
+    restart_cluster
 }
 
 # The library is preloaded, so every backend runs the copy the postmaster loaded at start:
@@ -85,6 +83,11 @@ library_sum() { sha256sum "$(pg_config --pkglibdir)/penguinmails.so" | cut -d' '
 reload_if_rebuilt() {
     [[ "$(cat "$demo_dir/library.sha256" 2>/dev/null)" == "$(library_sum)" ]] && return 0
     say "The extension library changed since the cluster started (restart)"
+    restart_cluster
+}
+
+# On its port; remembers which library build the new postmaster loaded.
+restart_cluster() {
     pm_pg_stop "$demo_dir"
     pm_pg_start "$demo_dir" "$(demo_port)" >/dev/null
     library_sum >"$demo_dir/library.sha256"

@@ -517,8 +517,13 @@ DECLARE
     vals text;
     counters constant text := 'sent, delivered, opened_tracked, clicked_tracked, replied, bounced, '
                               'unsubscribed, spam_complaints';
+    -- Mailbox-day health and warmup ramp from a source row (counters in the order above).
+    progress constant text := 'pm_olap.warmup_progress(s.warmup_status, s.current_volume, s.daily_limit)';
+    health constant text := 'pm.health_score(s.counters[1], s.counters[2], s.counters[6], '
+                            's.counters[8], s.counters[5], ' || progress || ')';
     n int;
 BEGIN
+    SELECT f.table_name INTO tbl FROM pm_olap.fact_tables() f WHERE f.grain = _apply_facts.grain;
     IF to_regclass('pg_temp.olap_rows') IS NULL THEN
     CREATE TEMP TABLE olap_rows (
         tenant_id uuid, entity_id uuid, campaign_id uuid, day date, counters bigint[],
@@ -537,29 +542,23 @@ BEGIN
 
     CASE grain
         WHEN 'campaign' THEN
-            tbl := 'campaign_analytics'; keys := 'campaign_id'; key_values := 's.entity_id';
+            keys := 'campaign_id'; key_values := 's.entity_id';
             cols := 'company_id, status, completed_leads';
             vals := 's.company_id, s.status, coalesce(s.completed_leads, 0)';
         WHEN 'step' THEN
-            tbl := 'sequence_step_analytics'; keys := 'step_id'; key_values := 's.entity_id';
+            keys := 'step_id'; key_values := 's.entity_id';
             cols := 'campaign_id, company_id'; vals := 's.campaign_id, s.company_id';
         WHEN 'mailbox' THEN
-            tbl := 'mailbox_analytics'; keys := 'mailbox_id'; key_values := 's.entity_id';
+            keys := 'mailbox_id'; key_values := 's.entity_id';
             cols := 'company_id, warmup_status, health_score, current_volume, campaign_status';
-            vals := 's.company_id, s.warmup_status, pm.health_score(s.counters[1], s.counters[2], '
-                    's.counters[6], s.counters[8], s.counters[5], '
-                    'pm_olap.warmup_progress(s.warmup_status, s.current_volume, s.daily_limit)), '
-                    's.current_volume, s.status';
+            vals := 's.company_id, s.warmup_status, ' || health || ', s.current_volume, s.status';
         WHEN 'lead' THEN
-            tbl := 'lead_analytics'; keys := 'lead_id, campaign_id';
+            keys := 'lead_id, campaign_id';
             key_values := 's.entity_id, s.campaign_id'; cols := 'status'; vals := 's.status';
         WHEN 'warmup' THEN
-            tbl := 'warmup_analytics'; keys := 'mailbox_id'; key_values := 's.entity_id';
+            keys := 'mailbox_id'; key_values := 's.entity_id';
             cols := 'company_id, health_score, progress_percentage';
-            vals := 's.company_id, pm.health_score(s.counters[1], s.counters[2], s.counters[6], '
-                    's.counters[8], s.counters[5], '
-                    'pm_olap.warmup_progress(s.warmup_status, s.current_volume, s.daily_limit)), '
-                    'pm_olap.warmup_progress(s.warmup_status, s.current_volume, s.daily_limit)';
+            vals := 's.company_id, ' || health || ', ' || progress;
     END CASE;
 
     -- Only rows whose values change are written (a re-run is a no-op, not new versions).

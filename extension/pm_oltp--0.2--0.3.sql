@@ -97,8 +97,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    before jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
-    after jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+    before jsonb;
+    after jsonb;
     watched text[] := TG_ARGV[2:];
     old_values jsonb;
     new_values jsonb;
@@ -108,6 +108,8 @@ BEGIN
     IF to_regnamespace('pm_queue') IS NULL THEN
         RETURN NULL;
     END IF;
+    before := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+    after := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
     IF TG_OP = 'UPDATE' THEN
         SELECT jsonb_object_agg(o.key, o.value), jsonb_object_agg(o.key, after -> o.key),
                array_agg(o.key ORDER BY o.key)

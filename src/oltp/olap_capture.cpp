@@ -355,7 +355,7 @@ extern "C" Datum pm_oltp_olap_capture_state(PG_FUNCTION_ARGS)
         TriggerData *trigger = after_row_trigger(fcinfo, "pm_oltp.olap_capture_state");
         const Trigger *tg = trigger->tg_trigger;
         const char kind = tg->tgnargs > 0 && strlen(tg->tgargs[0]) == 1 ? tg->tgargs[0][0] : '?';
-        if (strchr("mlcb", kind) == nullptr || kind == '\0')
+        if (strchr("mlcb", kind) == nullptr)
             throw pm::SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
                                std::string("pm_oltp.olap_capture_state(): unknown kind \"") +
                                    (tg->tgnargs > 0 ? tg->tgargs[0] : "") + "\"",

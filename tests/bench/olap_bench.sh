@@ -144,13 +144,16 @@ cat >"$pgb_script" <<'PGB'
 SELECT pm_oltp.record_email_event(id, 'clicked', sent_at + interval '3 hours' - nextval('public.bench_tick') * interval '1 microsecond')
   FROM public.bench_ids WHERE n = :n;
 PGB
+# pgbench's clients against OLTP, one event per transaction, for the given seconds.
+events_for() {
+    PGHOST=$(pm_cluster_host oltp) PGPORT=$(pm_cluster_port oltp) PGUSER=postgres \
+        pgbench -n -c 8 -j 2 -T "$1" -D total="$total" -f "$pgb_script" pm_oltp 2>/dev/null
+}
 tps_with=() tps_without=()
 for r in $(seq 1 "$runs"); do
     for mode in DISABLE ENABLE; do
         capture $mode
-        tps=$(PGHOST=$(pm_cluster_host oltp) PGPORT=$(pm_cluster_port oltp) PGUSER=postgres \
-              pgbench -n -c 8 -j 2 -T 8 -D total="$total" -f "$pgb_script" pm_oltp 2>/dev/null |
-              sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+        tps=$(events_for 8 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
         if [[ $mode == ENABLE ]]; then tps_with+=("$tps"); else tps_without+=("$tps"); fi
     done
 done
@@ -161,8 +164,7 @@ capture ENABLE
 # up when a pass starts; a change is in OLAP at most that plus one pass later.
 a -c "SELECT * FROM pm_olap.rollup(1000000)" >/dev/null
 sustained_log=$(mktemp)
-PGHOST=$(pm_cluster_host oltp) PGPORT=$(pm_cluster_port oltp) PGUSER=postgres \
-    pgbench -n -c 8 -j 2 -T 60 -D total="$total" -f "$pgb_script" pm_oltp >"$sustained_log" 2>/dev/null &
+events_for 60 >"$sustained_log" &
 pgb_pid=$!
 lags=() passes=()
 while kill -0 "$pgb_pid" 2>/dev/null; do
