@@ -6,6 +6,7 @@
  */
 #include "shared/boundary.h"
 #include "core/pure/rls_rules.h"
+#include "core/tenant_tables.h"
 #include "shared/spi_session.h"
 
 extern "C" {
@@ -51,7 +52,8 @@ SELECT c.oid,
                WHERE i.indrelid = c.oid AND i.indkey[0] = a.attnum
                  AND i.indpred IS NULL AND i.indisvalid),
        (SELECT r.rolname FROM pg_catalog.pg_roles r
-        WHERE r.oid = c.relowner AND r.rolbypassrls AND NOT r.rolsuper)
+        WHERE r.oid = c.relowner AND r.rolbypassrls AND NOT r.rolsuper),
+       %STAFF_ONLY%
 FROM candidates k
 JOIN pg_catalog.pg_class c ON c.oid = k.relid
 LEFT JOIN pm.tenant_tables t
@@ -91,8 +93,13 @@ std::vector<AuditRow> run_audit()
         policies[static_cast<Oid>(std::stoul(spi.value(row, 1).value_or("0")))].push_back(policy);
     }
 
+    std::string facts_query = kTableFactsQuery;
+    facts_query.replace(facts_query.find("%STAFF_ONLY%"), 12,
+                        tenant_tables_has_staff_only(spi) ? "coalesce(t.staff_only, false)"
+                                                          : "false");
+
     std::vector<AuditRow> out;
-    const uint64 ntables = spi.execute(kTableFactsQuery, true);
+    const uint64 ntables = spi.execute(facts_query, true);
     for (uint64 row = 0; row < ntables; row++) {
         const Oid relid = static_cast<Oid>(std::stoul(spi.value(row, 1).value_or("0")));
         rls::TableFacts facts;
@@ -107,6 +114,7 @@ std::vector<AuditRow> run_audit()
         facts.tenant_column_not_null = is_true(spi.value(row, 10));
         facts.has_leading_index = is_true(spi.value(row, 11));
         facts.bypassing_owner = spi.value(row, 12);
+        facts.isolation.staff_only = is_true(spi.value(row, 13));
         facts.policies = policies[relid];
         for (std::string &problem : rls::audit_table(facts, quote_ident))
             out.push_back({relid, std::move(problem)});

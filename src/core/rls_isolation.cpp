@@ -1,14 +1,16 @@
 /*
- * rls_isolation.cpp — pm.enable_tenant_isolation / pm.enable_user_isolation.
+ * rls_isolation.cpp — pm.enable_tenant_isolation / pm.enable_user_isolation /
+ * pm.enable_staff_only.
  *
- * Each puts one permissive FOR ALL policy on the table (and on every existing
- * partition, since a partition queried directly is checked by its own policies),
- * enables and forces RLS, and records the table in pm.tenant_tables for
- * pm.rls_audit().  Re-running changes nothing: catalog state that already
+ * The first two put one permissive FOR ALL policy on the table (and on every existing
+ * partition, since a partition queried directly is checked by its own policies); staff
+ * only puts none, so only BYPASSRLS roles read it.  Each enables and forces RLS and
+ * records the table in pm.tenant_tables for pm.rls_audit().  Re-running changes nothing: catalog state that already
  * matches is left alone.
  */
 #include "shared/boundary.h"
 #include "core/pure/rls_rules.h"
+#include "core/tenant_tables.h"
 #include "shared/spi_session.h"
 
 extern "C" {
@@ -22,6 +24,7 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(pm_enable_tenant_isolation);
 PG_FUNCTION_INFO_V1(pm_enable_user_isolation);
+PG_FUNCTION_INFO_V1(pm_enable_staff_only);
 }
 
 #include <vector>
@@ -133,7 +136,7 @@ void apply_policy(SpiSession &spi, Oid relid, const rls::Isolation &isolation)
     }
     for (const std::string &name : stale)
         spi.execute("DROP POLICY " + quote_ident(name) + " ON " + table);
-    if (!wanted_present)
+    if (!wanted_present && !isolation.staff_only)
         spi.execute("CREATE POLICY " + quote_ident(wanted_name) + " ON " + table +
                     " AS PERMISSIVE FOR ALL TO PUBLIC USING " + wanted_expr +
                     " WITH CHECK " + wanted_expr);
@@ -142,23 +145,34 @@ void apply_policy(SpiSession &spi, Oid relid, const rls::Isolation &isolation)
 void register_table(SpiSession &spi, Oid relid, const rls::Isolation &isolation, bool is_root)
 {
     const std::string oid_text = std::to_string(relid);
+    /* Older catalogs (an earlier version's extension script, run by this library) have no
+     * staff_only column; staff-only isolation itself exists only from pm_core 0.4 on. */
+    const bool has_staff = tenant_tables_has_staff_only(spi);
+    const std::string flag = isolation.staff_only ? "true" : "false";
+    const std::string staff_column = has_staff ? ", staff_only" : "";
+    const std::string staff_value = has_staff ? ", " + flag : "";
+    const std::string staff_update = has_staff ? ", staff_only = " + flag : "";
     spi.execute(
         "INSERT INTO pm.tenant_tables AS t "
-        "    (tbl, tenant_column, user_column, user_nullable, from_extension_script) "
-        "VALUES ($1::pg_catalog.oid, $2, $3, $4::boolean, $5::boolean) "
+        "    (tbl, tenant_column, user_column, user_nullable, from_extension_script" +
+            staff_column + ") "
+        "VALUES ($1::pg_catalog.oid, $2, $3, $4::boolean, $5::boolean" + staff_value + ") "
         "ON CONFLICT (tbl) DO UPDATE SET tenant_column = EXCLUDED.tenant_column, "
-        "    user_column = EXCLUDED.user_column, user_nullable = EXCLUDED.user_nullable "
+        "    user_column = EXCLUDED.user_column, user_nullable = EXCLUDED.user_nullable" +
+            staff_update + " "
         "WHERE (t.tenant_column, t.user_column, t.user_nullable) IS DISTINCT FROM "
-        "      (EXCLUDED.tenant_column, EXCLUDED.user_column, EXCLUDED.user_nullable)",
+        "      (EXCLUDED.tenant_column, EXCLUDED.user_column, EXCLUDED.user_nullable)" +
+            (has_staff ? " OR t.staff_only IS DISTINCT FROM " + flag : ""),
         {oid_text, isolation.tenant_column, isolation.user_column,
          bool_text(isolation.user_nullable), bool_text(creating_extension)});
     /* Applications reach partitions through the root; an explicit choice made
-     * with pm.set_table_access() is kept. */
+     * with pm.set_table_access() is kept.  Staff-only tables get no grant at all. */
     if (is_root)
         spi.execute("INSERT INTO pm.table_access (tbl, app_access, from_extension_script) "
-                    "VALUES ($1::pg_catalog.oid, 'write', $2::boolean) "
+                    "VALUES ($1::pg_catalog.oid, $2, $3::boolean) "
                     "ON CONFLICT (tbl) DO NOTHING",
-                    {oid_text, bool_text(creating_extension)});
+                    {oid_text, isolation.staff_only ? "none" : "write",
+                     bool_text(creating_extension)});
 }
 
 /* Validates the table and its columns, then applies and records the isolation. */
@@ -201,6 +215,17 @@ extern "C" Datum pm_enable_user_isolation(PG_FUNCTION_ARGS)
         pm::rls::Isolation isolation;
         isolation.user_column = pm::name_arg(fcinfo, 1);
         isolation.tenant_column = pm::name_arg(fcinfo, 2);
+        pm::isolate(PG_GETARG_OID(0), isolation);
+        PG_RETURN_VOID();
+    });
+}
+
+extern "C" Datum pm_enable_staff_only(PG_FUNCTION_ARGS)
+{
+    return pm::guarded([&]() -> Datum {
+        pm::rls::Isolation isolation;
+        isolation.staff_only = true;
+        isolation.tenant_column = pm::name_arg(fcinfo, 1);
         pm::isolate(PG_GETARG_OID(0), isolation);
         PG_RETURN_VOID();
     });

@@ -169,11 +169,11 @@ CREATE EXTENSION pm_queue VERSION '0.1';
 INSERT INTO pm_oltp.tenants (id, name) VALUES ('$T', 'Acme');
 INSERT INTO pm_oltp.plans (id, name, slug) VALUES ('$P1', 'Starter', 'starter'), ('$P2', 'Growth', 'growth');
 INSERT INTO pm_oltp.subscriptions (tenant_id, plan_id) VALUES ('$T', '$P1');
-ALTER EXTENSION pm_queue UPDATE;
-ALTER EXTENSION pm_oltp UPDATE;
+ALTER EXTENSION pm_queue UPDATE TO '0.2';
+ALTER EXTENSION pm_oltp UPDATE TO '0.3';
 UPDATE pm_oltp.subscriptions SET plan_id = '$P2';
 SQL
-check "ALTER EXTENSION UPDATE reaches pm_oltp 0.3 and pm_queue 0.2; the plan change is queued" \
+check "ALTER EXTENSION UPDATE TO reaches pm_oltp 0.3 and pm_queue 0.2; the plan change is queued" \
     "$(u -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname IN ('pm_oltp', 'pm_queue')")
      $(u -c "SELECT count(*) FROM pm_queue.jobs WHERE queue_name = 'olap-audit'")" \
     "pm_oltp 0.3, pm_queue 0.2

@@ -5,6 +5,8 @@ namespace pm::rls {
 
 std::string policy_name(const Isolation &isolation)
 {
+    if (isolation.staff_only)
+        return "";
     return isolation.user_column ? "tenant_user_isolation" : "tenant_isolation";
 }
 
@@ -33,7 +35,7 @@ std::vector<std::string> audit_table(const TableFacts &facts, QuoteIdentifier qu
         if (facts.tenant_column_type != "uuid")
             problems.push_back("tenant column \"" + column + "\" has type " +
                                facts.tenant_column_type + ", expected uuid");
-        if (!facts.tenant_column_not_null)
+        if (!facts.tenant_column_not_null && !facts.isolation.staff_only)
             problems.push_back("tenant column \"" + column + "\" allows NULL");
         if (!facts.has_leading_index)
             problems.push_back("no index leads with \"" + column +
@@ -49,6 +51,14 @@ std::vector<std::string> audit_table(const TableFacts &facts, QuoteIdentifier qu
     if (facts.bypassing_owner)
         problems.push_back("owner " + *facts.bypassing_owner +
                            " has BYPASSRLS and bypasses the policy");
+
+    if (facts.isolation.staff_only) {
+        for (const PolicyFacts &policy : facts.policies)
+            if (policy.permissive)
+                problems.push_back("permissive policy \"" + policy.name +
+                                   "\" opens a staff-only table to roles that are subject to RLS");
+        return problems;
+    }
 
     const std::string expected_name = policy_name(facts.isolation);
     const std::string expected_expr = policy_expression(facts.isolation, quote);

@@ -19,9 +19,13 @@ struct Isolation {
     std::string tenant_column = "tenant_id";
     std::optional<std::string> user_column; /* set: per-user isolation */
     bool user_nullable = false;             /* NULL user = tenant-wide row */
+    /* Staff only (pm.enable_staff_only): RLS on and forced with no permissive policy, so
+     * only BYPASSRLS roles (pm_staff, pm_service) see rows; the tenant column may be NULL
+     * (rows that concern no tenant). */
+    bool staff_only = false;
 };
 
-/* Name of the single policy each isolation mode creates. */
+/* Name of the single policy each isolation mode creates ("" for staff only: none). */
 std::string policy_name(const Isolation &isolation);
 
 /* Quotes an identifier the way the server does (PostgreSQL's quote_identifier). */

@@ -14,7 +14,8 @@ SELECT unnest(ARRAY[
     'pm_oltp.domain_ip_assignments', 'pm_oltp.leads', 'pm_oltp.templates', 'pm_oltp.campaigns',
     'pm_oltp.campaign_sequence_steps', 'pm_oltp.campaign_leads', 'pm_oltp.emails',
     'pm_oltp.subscriptions', 'pm_oltp.subscription_addons', 'pm_oltp.payments',
-    'pm_oltp.tenant_config', 'pm_oltp.tenant_policies', 'pm_oltp.user_preferences'
+    'pm_oltp.tenant_config', 'pm_oltp.tenant_policies', 'pm_oltp.user_preferences',
+    'pm_oltp.quota_notices'
 ]::regclass[]);
 
 CREATE TEMP TABLE global_tables (tbl regclass PRIMARY KEY, app_reads boolean NOT NULL);
@@ -23,7 +24,8 @@ INSERT INTO global_tables VALUES
     ('pm_oltp.feature_flags', true), ('pm_oltp.vps_instances', false),
     ('pm_oltp.smtp_ip_addresses', false), ('pm_oltp.system_config', false),
     ('pm_oltp.staff_roles', false), ('pm_oltp.permissions', false),
-    ('pm_oltp.staff_role_permissions', false), ('pm_oltp.staff_members', false);
+    ('pm_oltp.staff_role_permissions', false), ('pm_oltp.staff_members', false),
+    ('pm_oltp.tier_incidents', false);
 
 -- Composite FKs: every FK of pm_oltp that includes tenant_id plus other columns,
 -- with the non-tenant columns on each side.
@@ -122,6 +124,7 @@ INSERT INTO pm_oltp.system_config (key, value, updated_by) VALUES
     ('test.setting', 'true', pg_temp.uid('c', 6));
 INSERT INTO pm_oltp.feature_flags (id, key, updated_by) VALUES
     (pg_temp.uid('c', 7), 'test_flag', pg_temp.uid('c', 6));
+INSERT INTO pm_oltp.tier_incidents (server, tier) VALUES ('pm_tier_test', 'notify');
 
 -- k leads / enrollments / emails, so A (k = 2) and B (k = 1) differ in size.
 CREATE FUNCTION pg_temp.build_tenant(p text, k int) RETURNS void LANGUAGE plpgsql AS $f$
@@ -179,6 +182,8 @@ BEGIN
         (t, pg_temp.uid(p, 201));
     INSERT INTO pm_oltp.user_preferences (id, tenant_id, user_id) VALUES
         (pg_temp.uid(p, 1401), t, pg_temp.uid(p, 101)), (pg_temp.uid(p, 1402), t, pg_temp.uid(p, 102));
+    INSERT INTO pm_oltp.quota_notices (tenant_id, resource, period_start, threshold, used, quota)
+    VALUES (t, 'domains', date_trunc('month', now()), 80, 8, 10);
 END
 $f$;
 

@@ -122,4 +122,25 @@ TEST(RlsRules, UserIsolatedTableExpectsItsOwnPolicy)
     EXPECT_TRUE(mentions(problems, "\"tenant_isolation\" is not the isolation policy"));
 }
 
+TEST(RlsRules, StaffOnlyTableAllowsNullTenantsAndNoPermissivePolicy)
+{
+    pm::rls::TableFacts facts = healthy_table();
+    facts.isolation.staff_only = true;
+    facts.tenant_column_not_null = false;  // NULL: a system-wide row
+    facts.policies.clear();
+    EXPECT_TRUE(pm::rls::audit_table(facts, quote).empty());
+    EXPECT_EQ(pm::rls::policy_name(facts.isolation), "");
+
+    // Any permissive policy, even the tenant one, would let pm_app read rows.
+    facts.policies = healthy_table().policies;
+    EXPECT_TRUE(mentions(pm::rls::audit_table(facts, quote), "opens a staff-only table"));
+
+    facts.policies.clear();
+    facts.rls_forced = false;
+    EXPECT_TRUE(mentions(pm::rls::audit_table(facts, quote), "not forced"));
+    facts.rls_forced = true;
+    facts.tenant_column_type = "text";
+    EXPECT_TRUE(mentions(pm::rls::audit_table(facts, quote), "expected uuid"));
+}
+
 } // namespace
