@@ -5,9 +5,12 @@
 #   ./run-demo.sh            install deps, build + install the extensions, start (or reuse) the
 #                            local cluster, (re)create database pm_oltp with a realistic sample,
 #                            send today's mail through pm_queue, create database pm_content
-#                            with a body for every email, create database pm_olap linked to
-#                            OLTP and roll the analytics up, and print what each tenant sees
-#                            through RLS, the queue's work, what the content tier stores and
+#                            with a body for every email, create database pm_notify linked
+#                            from OLTP and deliver the sample's notifications through the
+#                            queue, create database pm_olap linked to OLTP and roll the
+#                            analytics up, and print what each tenant sees through RLS, the
+#                            queue's work, what the content tier stores, each tenant's
+#                            notifications as its users see them, the open system events and
 #                            each tenant's campaign dashboard from OLAP
 #   ./run-demo.sh --report   only print the per-tenant report again
 #   ./run-demo.sh --stop     stop the demo cluster (data kept)
@@ -27,6 +30,7 @@ preferred_port=${PM_DEMO_PORT:-55432}
 db=pm_oltp
 content_db=pm_content
 olap_db=pm_olap
+notify_db=pm_notify
 preload="shared_preload_libraries = 'pg_cron,penguinmails'"
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -186,6 +190,76 @@ link_report() {
     dpsql -d "$db" -f demo/fdw_report.sql
 }
 
+# A link from OLTP to tier database $2 (tier name $1) as login $3, which $4 (a grant function
+# of that tier) allows exactly what OLTP delivers there.  $5: the login's password.
+link_from_oltp() {
+    local tier=$1 target=$2 login=$3 grant=$4 password=$5
+    PGOPTIONS='-c client_min_messages=warning' \
+        dpsql -d "$target" -v pw="$password" -v login="$login" -v grant="$grant" >/dev/null <<'SQL'
+DROP ROLE IF EXISTS :"login";
+CREATE ROLE :"login" LOGIN PASSWORD :'pw';
+SELECT format('SELECT %s(%L)', :'grant', :'login') \gexec
+SQL
+    dpsql -d "$db" -v pw="$password" -v port="$(demo_port)" -v target="$target" -v tier="$tier" \
+        -v login="$login" >/dev/null <<'SQL'
+SELECT pm.link_tier(:'tier', format('host=127.0.0.1 port=%s dbname=%s', :'port', :'target'), :'login', :'pw');
+SQL
+}
+
+# Installs the pg_cron jobs that tier database $1 lists with its function $2 (job_name,
+# schedule, command) from $db, pg_cron's database.
+install_cron_jobs() {
+    local target=$1 list=$2 name sched cmd
+    PGOPTIONS='-c client_min_messages=warning' dpsql -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
+    dpsql -d "$target" -At -F $'\t' -c "SELECT * FROM $list()" |
+        while IFS=$'\t' read -r name sched cmd; do
+            dpsql -d "$db" -v n="$name" -v s="$sched" -v c="$cmd" -v d="$target" >/dev/null \
+                <<<"SELECT cron.schedule_in_database(:'n', :'s', :'c', :'d')"
+        done
+}
+
+# The notifications tier in database pm_notify, linked from OLTP through pm_fdw as a login
+# that may only call pm_notify.deliver().  The producers enqueue in OLTP; one delivery run
+# moves the jobs, and pg_cron keeps a delivery worker running every minute afterwards.
+load_notify() {
+    say "Recreating database $notify_db, linking $db to it, delivering the sample's notifications"
+    recreate_db "$notify_db" pm_notify
+    local password
+    password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+    link_from_oltp notify "$notify_db" pm_oltp_notify pm_notify.grant_producer "$password"
+    dpsql -d "$db" -At -f demo/notify_actions.sql
+    dpsql -d "$db" -At -c "SELECT format('delivered to %s: %s (failed %s, pending %s)', '$notify_db', delivered, failed, pending)
+                           FROM pm_oltp.deliver_notifications(100000)"
+    install_cron_jobs "$notify_db" pm_notify.cron_jobs
+    dpsql -d "$db" >/dev/null -c "SELECT count(*) FROM pm_oltp.schedule_notifications()"
+}
+
+notify_report() {
+    local tid tname owner oemail member memail
+    say "Notifications per tenant as its users see them (database $notify_db, pm_app + user context)"
+    while IFS=$'\t' read -r tid tname owner oemail member memail; do
+        printf '\n%s\n' "$tname"
+        dpsql -d "$notify_db" -At -v tid="$tid" -v owner="$owner" -v owner_email="$oemail" \
+            -v member="$member" -v member_email="$memail" -f demo/notify_report.sql
+    done < <(dpsql -d "$db" -At -F $'\t' -c "
+        SELECT t.id, t.name, o.user_id, o.email, m.user_id, m.email
+        FROM pm_oltp.tenants t
+        CROSS JOIN LATERAL (SELECT user_id, email FROM pm_oltp.tenant_users
+                            WHERE tenant_id = t.id AND 'owner' = ANY (roles) ORDER BY created LIMIT 1) o
+        CROSS JOIN LATERAL (SELECT user_id, email FROM pm_oltp.tenant_users
+                            WHERE tenant_id = t.id AND user_id <> o.user_id ORDER BY created LIMIT 1) m
+        ORDER BY t.name")
+    say "Open system events, as staff see them (pm_staff)"
+    dpsql -d "$notify_db" -c "SET ROLE pm_staff" -c "SELECT id, severity, event_type, occurrences, description, last_seen_at::timestamptz(0) AS last_seen
+                               FROM pm_notify.admin_system_events WHERE NOT is_resolved ORDER BY created_at DESC LIMIT 10" | sed '/^SET$/d'
+    dpsql -d "$db" -At -c "SELECT format('notification jobs: %s completed, %s pending, %s failed; links: %s',
+                               count(*) FILTER (WHERE status = 'completed'),
+                               count(*) FILTER (WHERE status IN ('queued', 'retry_scheduled', 'running')),
+                               count(*) FILTER (WHERE status = 'failed'),
+                               (SELECT string_agg(tier || ' ' || state, ', ' ORDER BY tier) FROM pm.tier_status()))
+                           FROM pm_queue.jobs WHERE queue_name = 'notifications'"
+}
+
 # The OLAP tier in database pm_olap, linked to OLTP through pm_fdw as an RLS-bound login
 # that may run exactly the olap_* functions of pm_oltp.  The sample's changes are already
 # dirty keys in OLTP: the first rollup pulls them, recomputed on the OLTP side.
@@ -204,14 +278,7 @@ SELECT pm.link_tier('oltp', format('host=127.0.0.1 port=%s dbname=pm_oltp', :'po
 SQL
     # The other direction: OLTP appends its high-risk changes (plans, roles, tenant config)
     # to the OLAP audit log through pm_queue and a link whose login may only call audit().
-    dpsql -d "$olap_db" -v pw="$password" >/dev/null <<'SQL'
-DROP ROLE IF EXISTS pm_oltp_audit;
-CREATE ROLE pm_oltp_audit LOGIN PASSWORD :'pw';
-SELECT pm_olap.grant_audit_writer('pm_oltp_audit');
-SQL
-    dpsql -d "$db" -v pw="$password" -v port="$(demo_port)" -v olap="$olap_db" >/dev/null <<'SQL'
-SELECT pm.link_tier('olap', format('host=127.0.0.1 port=%s dbname=%s', :'port', :'olap'), 'pm_oltp_audit', :'pw');
-SQL
+    link_from_oltp olap "$olap_db" pm_oltp_audit pm_olap.grant_audit_writer "$password"
     dpsql -d "$db" -f demo/audit_actions.sql >/dev/null
     dpsql -d "$db" -At -c "SELECT format('audit records delivered to OLAP: %s (pending %s)', delivered, pending)
                            FROM pm_oltp.deliver_audit(10000)"
@@ -219,12 +286,7 @@ SQL
     dpsql -d "$olap_db" -At -c "SELECT 'billing rows: ' || pm_olap.billing_rollup()" >/dev/null
     echo "rolled up in $((SECONDS - start)) s"
     # pg_cron lives in $db (cron.database_name): the OLAP jobs are installed from there.
-    PGOPTIONS='-c client_min_messages=warning' dpsql -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
-    dpsql -d "$olap_db" -At -F $'\t' -c "SELECT * FROM pm_olap.cron_jobs()" |
-        while IFS=$'\t' read -r name sched cmd; do
-            dpsql -d "$db" -v n="$name" -v s="$sched" -v c="$cmd" -v d="$olap_db" >/dev/null \
-                <<<"SELECT cron.schedule_in_database(:'n', :'s', :'c', :'d')"
-        done
+    install_cron_jobs "$olap_db" pm_olap.cron_jobs
     dpsql -d "$db" >/dev/null -c "SELECT cron.schedule('pm-oltp-audit-delivery', '* * * * *',
                                                        'SELECT * FROM pm_oltp.deliver_audit()')"
 }
@@ -244,7 +306,7 @@ olap_report() {
                                        coalesce(now() - oldest_pending, '0'), pending_keys, last_rollup)
                                 FROM pm_olap.rollup_state"
     dpsql -d "$db" -c "SELECT jobname, database, schedule, command FROM cron.job
-                       WHERE jobname LIKE 'pm-olap-%' OR jobname = 'pm-oltp-audit-delivery' ORDER BY jobname"
+                       WHERE jobname LIKE 'pm-%' ORDER BY jobname"
     say "OLAP audit log (staff only): the latest records, delivered from OLTP through pm_queue"
     dpsql -d "$olap_db" -c "SELECT seq, action, coalesce(admin_user_id::text, '(system)') AS by_user, ip_address,
                                    left(old_values::text, 32) AS old_values, left(new_values::text, 60) AS new_values,
@@ -328,7 +390,7 @@ case $action in
     destroy) stop_cluster; rm -rf "$demo_dir"; echo "removed $demo_dir"; exit 0 ;;
     report)
         is_running || die "the demo cluster is not running: run ./run-demo.sh"
-        report; queue_report; content_report; link_report; olap_report; usage_hint; exit 0 ;;
+        report; queue_report; content_report; link_report; notify_report; olap_report; usage_hint; exit 0 ;;
 esac
 
 say "Installing dependencies"
@@ -338,10 +400,12 @@ start_cluster
 load_sample
 send_through_queue
 load_content
+load_notify
 load_olap
 report
 queue_report
 content_report
 link_report
+notify_report
 olap_report
 usage_hint

@@ -254,8 +254,9 @@ COMMENT ON FUNCTION pm_oltp.notify_quota_thresholds(uuid) IS
   'Queues a tenant-wide notification for each quota newly at 80% / 100% this period; returns how many';
 
 -- Mailbox paused for bounces: active mailboxes whose bounce rate over `window` (at least
--- min_sent sends) is past `threshold` are paused, and the tenant is told in the same
--- transaction.  Returns the mailboxes paused.
+-- min_sent sends) is past `threshold` are paused; in the same transaction the tenant is told
+-- (unless it turned notify_on_bounce_threshold off) and staff get a system event.  Returns the
+-- mailboxes paused.
 CREATE FUNCTION pm_oltp.pause_bouncing_mailboxes(threshold float8 DEFAULT 0.05,
                                                  min_sent int DEFAULT 20,
                                                  "window" interval DEFAULT '7 days')
@@ -289,6 +290,13 @@ BEGIN
         FOR UPDATE OF a
     LOOP
         UPDATE pm_oltp.email_accounts a SET status = 'paused' WHERE a.id = m.id;
+        -- Staff watch deliverability across tenants: one open event per paused mailbox.
+        PERFORM pm_oltp.enqueue_notification(jsonb_build_object(
+            'kind', 'system_event', 'event_type', 'mailbox_paused', 'severity', 'medium',
+            'description', format('Mailbox %s paused for bounces (%s of %s)', m.email, m.bounced, m.sent),
+            'details', jsonb_build_object('mailbox_id', m.id, 'sent', m.sent, 'bounced', m.bounced,
+                                          'threshold', threshold),
+            'tenant_id', m.tenant_id, 'dedup_key', 'mailbox_paused:' || m.id), m.tenant_id);
         IF pm_oltp.tenant_wants(m.tenant_id, 'notify_on_bounce_threshold') THEN
             PERFORM pm_oltp.enqueue_notification(jsonb_build_object(
                 'kind', 'notification', 'tenant_id', m.tenant_id, 'user_id', NULL,

@@ -4,7 +4,7 @@
 -- through a real link and outages: tests/integration/notify_delivery.sh.
 \ir ../include/common.psql
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 SELECT pm.ensure_roles();
 SELECT pg_temp.uid('a', 1) AS ta, pg_temp.uid('b', 1) AS tb \gset
@@ -103,6 +103,9 @@ SELECT is(ARRAY(SELECT email FROM pm_oltp.pause_bouncing_mailboxes(0.05, 20)), A
 SELECT is((SELECT status FROM pm_oltp.email_accounts WHERE email = 'm1@a.test'), 'paused', 'it is paused');
 SELECT is((SELECT p ->> 'type' || '|' || (p ->> 'title') FROM pg_temp.queued('notification') p),
           'mailbox.paused|Mailbox m1@a.test paused: too many bounces', 'and its tenant is told, in the same transaction');
+SELECT is((SELECT p ->> 'event_type' || '|' || (p ->> 'tenant_id') || '|' || (p ->> 'dedup_key') FROM pg_temp.queued('system_event') p),
+          'mailbox_paused|' || :'ta' || '|mailbox_paused:' || (SELECT id FROM pm_oltp.email_accounts WHERE email = 'm1@a.test'),
+          'staff get one system event for the paused mailbox');
 SELECT is((SELECT count(*) FROM pm_oltp.pause_bouncing_mailboxes(0.05, 20)), 0::bigint, 'a paused mailbox is not paused again');
 SELECT throws_ok('SELECT * FROM pm_oltp.pause_bouncing_mailboxes(1.5)', '22023', NULL, 'a threshold above 1 is refused');
 
