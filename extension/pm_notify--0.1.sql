@@ -212,6 +212,120 @@ COMMENT ON FUNCTION pm_notify.channel(uuid) IS
 -- Writing notifications
 ------------------------------------------------------------------------------
 
+-- One notification to make: notify()'s arguments.
+CREATE TYPE pm_notify.new_notification AS (
+    tenant_id  uuid,
+    user_id    uuid,
+    type       text,
+    title      text,
+    message    text,
+    channel    text,
+    expires_at timestamptz,
+    dedup_key  text
+);
+
+CREATE FUNCTION pm_notify.check_notification(n pm_notify.new_notification) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fn constant text := 'pm_notify.notify';
+BEGIN
+    IF n.tenant_id IS NULL THEN
+        RAISE EXCEPTION '%: tenant_id must not be NULL', fn USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM pm_notify.check_text(fn, 'type', n.type, 100);
+    PERFORM pm_notify.check_text(fn, 'title', n.title, (pm_notify.limits()).title_chars);
+    PERFORM pm_notify.check_text(fn, 'message', n.message, (pm_notify.limits()).message_chars, true);
+    IF n.channel IS NULL OR n.channel NOT IN ('in_app', 'email', 'push') THEN
+        RAISE EXCEPTION '%: unknown channel "%"; expected one of in_app, email, push',
+            fn, coalesce(n.channel, 'NULL') USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF n.expires_at IS NOT NULL AND n.expires_at <= clock_timestamp() THEN
+        RAISE EXCEPTION '%: expires_at % is not in the future', fn, n.expires_at
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF n.dedup_key IS NOT NULL THEN
+        PERFORM pm_notify.check_text(fn, 'dedup_key', n.dedup_key, (pm_notify.limits()).dedup_key_chars);
+    END IF;
+END $$;
+
+-- Makes a batch of notifications in a few set-based statements (a statement on a partitioned
+-- table pays for routing and opening its indexes once, not once per row).  Returns the id of
+-- each input row by its position: a dedup key already taken (earlier, or by an earlier row of
+-- the batch) gives the existing id and makes nothing.  A concurrent producer with the same key
+-- waits for the first one's commit and then finds its key (READ COMMITTED takes a new
+-- snapshot for the next statement).  Security invoker: the caller's RLS applies.
+CREATE FUNCTION pm_notify.notify_rows(batch pm_notify.new_notification[])
+RETURNS TABLE(ord int, id uuid)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    made_at constant timestamptz := clock_timestamp();
+    ids uuid[];
+    made boolean[];
+    found_id uuid;
+    missing text;
+BEGIN
+    PERFORM pm_notify.check_notification(b) FROM unnest(batch) b;
+    -- input is referenced twice, so it is computed once: each row keeps one new id.
+    WITH input AS (
+        SELECT u.o::int AS o, gen_random_uuid() AS new_id, u.tenant_id, u.user_id, u.type,
+               u.title, u.message, u.channel, u.expires_at, u.dedup_key
+        FROM unnest(batch) WITH ORDINALITY AS u(tenant_id, user_id, type, title, message, channel,
+                                                expires_at, dedup_key, o)
+    ), claimed AS (
+        INSERT INTO pm_notify.notification_keys AS k (tenant_id, dedup_key, notification_id, created_at)
+        SELECT DISTINCT ON (i.tenant_id, i.dedup_key) i.tenant_id, i.dedup_key, i.new_id, made_at
+        FROM input i WHERE i.dedup_key IS NOT NULL
+        ORDER BY i.tenant_id, i.dedup_key, i.o
+        ON CONFLICT ON CONSTRAINT notification_keys_pkey DO NOTHING
+        RETURNING k.tenant_id, k.dedup_key, k.notification_id
+    ), inserted AS (
+        INSERT INTO pm_notify.notifications AS n
+            (id, user_id, tenant_id, type, title, message, channel, created_at, expires_at, dedup_key)
+        SELECT i.new_id, i.user_id, i.tenant_id, i.type, i.title, i.message, i.channel, made_at,
+               i.expires_at, i.dedup_key
+        FROM input i
+        WHERE i.dedup_key IS NULL OR i.new_id IN (SELECT c.notification_id FROM claimed c)
+        ORDER BY i.o
+        RETURNING n.id
+    )
+    SELECT array_agg(coalesce(x.own, x.batch_twin, x.earlier) ORDER BY x.o),
+           array_agg(x.own IS NOT NULL ORDER BY x.o)
+      INTO ids, made
+      FROM (SELECT i.o, m.id AS own,
+                   (SELECT c.notification_id FROM claimed c
+                    WHERE c.tenant_id = i.tenant_id AND c.dedup_key = i.dedup_key) AS batch_twin,
+                   (SELECT k.notification_id FROM pm_notify.notification_keys k
+                    WHERE k.tenant_id = i.tenant_id AND k.dedup_key = i.dedup_key) AS earlier
+            FROM input i LEFT JOIN inserted m ON m.id = i.new_id) x;
+
+    PERFORM pg_notify(pm_notify.channel(b.tenant_id),
+                      json_build_object('id', ids[b.o], 'user_id', b.user_id)::text)
+    FROM unnest(batch) WITH ORDINALITY AS b(tenant_id, user_id, type, title, message, channel,
+                                            expires_at, dedup_key, o)
+    WHERE made[b.o];
+
+    -- A key another transaction committed after this statement's snapshot was taken (we waited
+    -- for it in ON CONFLICT): this statement's snapshot sees it.
+    FOR i IN 1 .. cardinality(ids) LOOP
+        CONTINUE WHEN ids[i] IS NOT NULL;
+        SELECT k.notification_id INTO found_id FROM pm_notify.notification_keys k
+        WHERE k.tenant_id = (batch[i]).tenant_id AND k.dedup_key = (batch[i]).dedup_key;
+        ids[i] := found_id;
+        IF found_id IS NULL THEN
+            -- Not visible: a REPEATABLE READ snapshot older than the other producer's commit.
+            missing := (batch[i]).dedup_key;
+            RAISE EXCEPTION 'pm_notify.notify: dedup key "%" was taken by a concurrent transaction',
+                missing USING ERRCODE = 'serialization_failure';
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT s.i, ids[s.i] FROM generate_subscripts(ids, 1) AS s(i) ORDER BY 1;
+END $$;
+
 -- Security invoker: an application (pm_app) writes only within its context (its tenant; its
 -- user or tenant-wide); producers delivering for every tenant run as pm_service or through
 -- pm_notify.deliver().
@@ -220,55 +334,12 @@ CREATE FUNCTION pm_notify.notify(tenant_id uuid, user_id uuid, type text, title 
                                  expires_at timestamptz DEFAULT NULL,
                                  dedup_key text DEFAULT NULL)
 RETURNS uuid
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_variable
-DECLARE
-    fn constant text := 'pm_notify.notify';
-    new_id uuid := gen_random_uuid();
-    made_at timestamptz := clock_timestamp();
-    existing uuid;
-BEGIN
-    IF tenant_id IS NULL THEN
-        RAISE EXCEPTION '%: tenant_id must not be NULL', fn USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM pm_notify.check_text(fn, 'type', type, 100);
-    PERFORM pm_notify.check_text(fn, 'title', title, (pm_notify.limits()).title_chars);
-    PERFORM pm_notify.check_text(fn, 'message', message, (pm_notify.limits()).message_chars, true);
-    IF channel IS NULL OR channel NOT IN ('in_app', 'email', 'push') THEN
-        RAISE EXCEPTION '%: unknown channel "%"; expected one of in_app, email, push',
-            fn, coalesce(channel, 'NULL') USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF expires_at IS NOT NULL AND expires_at <= made_at THEN
-        RAISE EXCEPTION '%: expires_at % is not in the future', fn, expires_at
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF dedup_key IS NOT NULL THEN
-        PERFORM pm_notify.check_text(fn, 'dedup_key', dedup_key, (pm_notify.limits()).dedup_key_chars);
-        -- A concurrent producer with the same key waits here for the first one's commit,
-        -- then finds its key (READ COMMITTED takes a new snapshot for the next statement).
-        INSERT INTO pm_notify.notification_keys AS k (tenant_id, dedup_key, notification_id, created_at)
-        VALUES (tenant_id, dedup_key, new_id, made_at)
-        ON CONFLICT ON CONSTRAINT notification_keys_pkey DO NOTHING;
-        IF NOT FOUND THEN
-            SELECT k.notification_id INTO existing FROM pm_notify.notification_keys k
-            WHERE k.tenant_id = notify.tenant_id AND k.dedup_key = notify.dedup_key;
-            IF existing IS NOT NULL THEN
-                RETURN existing;
-            END IF;
-            -- Not visible (a REPEATABLE READ snapshot older than the other producer's commit).
-            RAISE EXCEPTION '%: dedup key "%" was taken by a concurrent transaction', fn, dedup_key
-                USING ERRCODE = 'serialization_failure';
-        END IF;
-    END IF;
-    INSERT INTO pm_notify.notifications AS n
-        (id, user_id, tenant_id, type, title, message, channel, created_at, expires_at, dedup_key)
-    VALUES (new_id, user_id, tenant_id, type, title, message, channel, made_at, expires_at, dedup_key);
-    PERFORM pg_notify(pm_notify.channel(tenant_id),
-                      json_build_object('id', new_id, 'user_id', user_id)::text);
-    RETURN new_id;
-END $$;
+    SELECT r.id FROM pm_notify.notify_rows(ARRAY[ROW(tenant_id, user_id, type, title, message,
+                                                      channel, expires_at, dedup_key)::pm_notify.new_notification]) r
+$$;
 COMMENT ON FUNCTION pm_notify.notify(uuid, uuid, text, text, text, text, timestamptz, text) IS
   'Creates a notification (user_id NULL: every user of the tenant); idempotent on dedup_key per tenant';
 
@@ -653,7 +724,11 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     item jsonb;
+    pos bigint;
     kind text;
+    notes pm_notify.new_notification[];
+    note_at bigint[];
+    note_ids text[];
 BEGIN
     IF items IS NULL OR jsonb_typeof(items) <> 'array' THEN
         RAISE EXCEPTION 'pm_notify.deliver: items must be a JSON array, got %',
@@ -663,15 +738,25 @@ BEGIN
         RAISE EXCEPTION 'pm_notify.deliver: % items, at most % per call', jsonb_array_length(items),
             (pm_notify.limits()).batch_max USING ERRCODE = 'program_limit_exceeded';
     END IF;
-    FOR item IN SELECT value FROM jsonb_array_elements(items) LOOP
+    -- Notifications, the bulk of every batch, in one set-based call; events and resolutions
+    -- (rare) one by one.  Rows come back in the order of the items.
+    SELECT array_agg(ROW((e.item ->> 'tenant_id')::uuid, (e.item ->> 'user_id')::uuid,
+                         e.item ->> 'type', e.item ->> 'title', e.item ->> 'message',
+                         coalesce(e.item ->> 'channel', 'in_app'), (e.item ->> 'expires_at')::timestamptz,
+                         e.item ->> 'dedup_key')::pm_notify.new_notification ORDER BY e.o),
+           array_agg(e.o ORDER BY e.o)
+      INTO notes, note_at
+      FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, o)
+     WHERE e.item ->> 'kind' = 'notification';
+    IF notes IS NOT NULL THEN
+        SELECT array_agg(r.id::text ORDER BY r.ord) INTO note_ids FROM pm_notify.notify_rows(notes) r;
+    END IF;
+    FOR item, pos IN SELECT e.item, e.o FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, o) LOOP
         kind := item ->> 'kind';
         ref := item ->> 'ref';
         CASE kind
             WHEN 'notification' THEN
-                id := pm_notify.notify((item ->> 'tenant_id')::uuid, (item ->> 'user_id')::uuid,
-                                       item ->> 'type', item ->> 'title', item ->> 'message',
-                                       coalesce(item ->> 'channel', 'in_app'),
-                                       (item ->> 'expires_at')::timestamptz, item ->> 'dedup_key');
+                id := note_ids[array_position(note_at, pos)];
             WHEN 'system_event' THEN
                 id := pm_notify.system_event(item ->> 'event_type', item ->> 'severity',
                                              item ->> 'description', item -> 'details',

@@ -73,11 +73,11 @@ check "after user 1 marks all read, user 2 still has 20 unread" \
     "$(as_user $U1 "SELECT pm_notify.unread_count()") $(as_user $U2 "SELECT pm_notify.unread_count()")" "0 20"
 check "nothing left: a second run delivers nothing" "$(deliver)" "0/0/0"
 
-# --- 2. concurrent producers --------------------------------------------------------------
+# --- 2. concurrent producers (each call its own transaction, as retried producers) ---------
 for w in 1 2 3 4 5 6; do
     pm_psql notify -d pm_notify -At >"$PM_CLUSTER_BASE/producer.$w" 2>&1 <<SQL &
-SELECT k, pm_notify.notify('$T', '$U1', 'import.done', 'Import ' || k, 'done', dedup_key => 'import-' || k)
-FROM generate_series(1, 50) k ORDER BY (k * $w) % 50;
+SELECT format(\$f\$SELECT %s, pm_notify.notify('$T', '$U1', 'import.done', 'Import %s', 'done', dedup_key => 'import-%s')\$f\$, k, k, k)
+FROM generate_series(1, 50) k ORDER BY (k * $w) % 50 \\gexec
 SELECT 'event ' || pm_notify.system_event('smtp_slow', 'medium', 'SMTP relay slow', dedup_key => 'smtp_slow')
 FROM generate_series(1, 20);
 SQL
