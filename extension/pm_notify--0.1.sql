@@ -52,7 +52,8 @@ END $$;
 -- The primary key carries the partition key (PostgreSQL requires it of a partitioned
 -- table); ids are gen_random_uuid(), so id alone is unique in practice, and every lookup by
 -- id also names the tenant and the user.  created_at is clock_timestamp() when notify()
--- writes it, so two notifications of one transaction still page in a stable order.
+-- writes it (one microsecond apart within a batch), so notifications of one transaction still
+-- page in a stable order.
 CREATE TABLE pm_notify.notifications (
     id         uuid NOT NULL DEFAULT gen_random_uuid(),
     user_id    uuid,
@@ -251,7 +252,9 @@ BEGIN
 END $$;
 
 -- Makes a batch of notifications in a few set-based statements (a statement on a partitioned
--- table pays for routing and opening its indexes once, not once per row).  Returns the id of
+-- table pays for routing and opening its indexes once, not once per row).  Rows of a batch get
+-- created_at one microsecond apart, in batch order, so recent()'s keyset pages (by created_at)
+-- never split a tie.  Returns the id of
 -- each input row by its position: a dedup key already taken (earlier, or by an earlier row of
 -- the batch) gives the existing id and makes nothing.  A concurrent producer with the same key
 -- waits for the first one's commit and then finds its key (READ COMMITTED takes a new
@@ -286,8 +289,8 @@ BEGIN
     ), inserted AS (
         INSERT INTO pm_notify.notifications AS n
             (id, user_id, tenant_id, type, title, message, channel, created_at, expires_at, dedup_key)
-        SELECT i.new_id, i.user_id, i.tenant_id, i.type, i.title, i.message, i.channel, made_at,
-               i.expires_at, i.dedup_key
+        SELECT i.new_id, i.user_id, i.tenant_id, i.type, i.title, i.message, i.channel,
+               made_at + (i.o - 1) * interval '1 microsecond', i.expires_at, i.dedup_key
         FROM input i
         WHERE i.dedup_key IS NULL OR i.new_id IN (SELECT c.notification_id FROM claimed c)
         ORDER BY i.o

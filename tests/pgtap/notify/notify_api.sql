@@ -6,7 +6,7 @@ BEGIN;
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION pm_notify CASCADE;
 RESET client_min_messages;
-SELECT plan(97);
+SELECT plan(98);
 
 SELECT pm.ensure_roles();
 -- Tenant A with users 1 and 2, tenant B with user 3.
@@ -161,6 +161,10 @@ BEGIN
         PERFORM pm_notify.notify(pg_temp.uid('b', 1), pg_temp.uid('c', 3), 'page', 'p' || i, 'x');
     END LOOP;
 END $$;
+-- Four more delivered in one batch: one created_at per row even so.
+SELECT count(*) FROM pm_notify.deliver((SELECT jsonb_agg(jsonb_build_object('kind', 'notification', 'ref', g,
+    'tenant_id', pg_temp.uid('b', 1), 'user_id', pg_temp.uid('c', 3), 'type', 'page', 'title', 'q' || g, 'message', 'x'))
+    FROM generate_series(1, 4) g)) \g /dev/null
 SELECT pm.set_context(:'tb', :'u3');
 CREATE TEMP TABLE walked (n serial, title text);
 DO $$
@@ -184,6 +188,8 @@ SELECT is((SELECT array_agg(title ORDER BY n) FROM walked),
           'recent(3, before): keyset pages give every item once, newest first');
 SELECT is((SELECT array_agg(title ORDER BY n) FROM walked WHERE title ~ '^p[0-9]$'),
           ARRAY['p7','p6','p5','p4','p3','p2','p1'], 'the seven made in one transaction page in order');
+SELECT is((SELECT array_agg(title ORDER BY n) FROM walked WHERE title ~ '^q[0-9]$'),
+          ARRAY['q4','q3','q2','q1'], 'the four of one delivered batch too, none lost at a page boundary');
 SELECT pm.set_context(NULL, NULL);
 
 -- ------------------------------------------------------------------ expiry
