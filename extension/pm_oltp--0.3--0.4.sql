@@ -42,6 +42,23 @@ BEGIN
     RETURN coalesce(wanted, true);
 END $$;
 
+-- A tenant-wide notification, queued unless the tenant turned `setting` off; `extra` goes
+-- along in the payload (ids the notification is about, expires_at).  Returns the job id.
+CREATE FUNCTION pm_oltp.notify_tenant(tenant uuid, setting text, type text, title text,
+                                      message text, extra jsonb DEFAULT '{}')
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pm_oltp.tenant_wants(tenant, setting) THEN
+        RETURN NULL;
+    END IF;
+    RETURN pm_oltp.enqueue_notification(extra || jsonb_build_object(
+        'kind', 'notification', 'tenant_id', tenant, 'user_id', NULL, 'type', type,
+        'title', left(title, 500), 'message', message), tenant);
+END $$;
+
 ------------------------------------------------------------------------------
 -- Producers
 ------------------------------------------------------------------------------
@@ -54,9 +71,6 @@ AS $$
 DECLARE
     totals record;
 BEGIN
-    IF NOT pm_oltp.tenant_wants(NEW.tenant_id, 'notify_on_campaign_completed') THEN
-        RETURN NULL;
-    END IF;
     SELECT count(*) FILTER (WHERE e.sent_at IS NOT NULL) AS sent,
            count(*) FILTER (WHERE e.opened_at IS NOT NULL) AS opened,
            count(*) FILTER (WHERE e.replied_at IS NOT NULL) AS replied,
@@ -64,13 +78,11 @@ BEGIN
       INTO totals
       FROM pm_oltp.emails e
      WHERE e.tenant_id = NEW.tenant_id AND e.campaign_id = NEW.id AND e.direction = 'outbound';
-    PERFORM pm_oltp.enqueue_notification(jsonb_build_object(
-        'kind', 'notification', 'tenant_id', NEW.tenant_id, 'user_id', NULL,
-        'type', 'campaign.completed',
-        'title', left(format('Campaign "%s" completed', NEW.name), 500),
-        'message', format('%s emails sent: %s opened, %s replied, %s bounced.',
-                          totals.sent, totals.opened, totals.replied, totals.bounced),
-        'campaign_id', NEW.id), NEW.tenant_id);
+    PERFORM pm_oltp.notify_tenant(NEW.tenant_id, 'notify_on_campaign_completed', 'campaign.completed',
+        format('Campaign "%s" completed', NEW.name),
+        format('%s emails sent: %s opened, %s replied, %s bounced.',
+               totals.sent, totals.opened, totals.replied, totals.bounced),
+        jsonb_build_object('campaign_id', NEW.id));
     RETURN NULL;
 END $$;
 CREATE TRIGGER notify_completed AFTER UPDATE OF status ON pm_oltp.campaigns
@@ -235,15 +247,12 @@ BEGIN
                 RETURNING n.threshold)
             SELECT coalesce(bool_or(noticed.threshold = reached), false) INTO fresh FROM noticed;
             CONTINUE WHEN NOT fresh;
-            CONTINUE WHEN NOT pm_oltp.tenant_wants(t, 'notify_on_quota_threshold');
-            PERFORM pm_oltp.enqueue_notification(jsonb_build_object(
-                'kind', 'notification', 'tenant_id', t, 'user_id', NULL,
-                'type', 'quota.' || reached,
-                'title', format('%s%% of your %s quota used', reached, replace(u.resource, '_', ' ')),
-                'message', format('%s of %s %s used in the period that began %s.', u.used, u.quota,
-                                  replace(u.resource, '_', ' '),
-                                  to_char(period.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD')),
-                'expires_at', period.period_end), t);
+            CONTINUE WHEN pm_oltp.notify_tenant(t, 'notify_on_quota_threshold', 'quota.' || reached,
+                format('%s%% of your %s quota used', reached, replace(u.resource, '_', ' ')),
+                format('%s of %s %s used in the period that began %s.', u.used, u.quota,
+                       replace(u.resource, '_', ' '),
+                       to_char(period.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD')),
+                jsonb_build_object('expires_at', period.period_end)) IS NULL;
             queued := queued + 1;
         END LOOP;
     END LOOP;
@@ -297,17 +306,12 @@ BEGIN
             'details', jsonb_build_object('mailbox_id', m.id, 'sent', m.sent, 'bounced', m.bounced,
                                           'threshold', threshold),
             'tenant_id', m.tenant_id, 'dedup_key', 'mailbox_paused:' || m.id), m.tenant_id);
-        IF pm_oltp.tenant_wants(m.tenant_id, 'notify_on_bounce_threshold') THEN
-            PERFORM pm_oltp.enqueue_notification(jsonb_build_object(
-                'kind', 'notification', 'tenant_id', m.tenant_id, 'user_id', NULL,
-                'type', 'mailbox.paused',
-                'title', left(format('Mailbox %s paused: too many bounces', m.email), 500),
-                'message', format('%s of its last %s emails bounced (%s%%, limit %s%%). Check the list '
-                                  'and the domain''s DNS, then resume the mailbox.',
-                                  m.bounced, m.sent, round(100.0 * m.bounced / m.sent, 1),
-                                  round((100 * threshold)::numeric, 1)),
-                'mailbox_id', m.id), m.tenant_id);
-        END IF;
+        PERFORM pm_oltp.notify_tenant(m.tenant_id, 'notify_on_bounce_threshold', 'mailbox.paused',
+            format('Mailbox %s paused: too many bounces', m.email),
+            format('%s of its last %s emails bounced (%s%%, limit %s%%). Check the list and the '
+                   'domain''s DNS, then resume the mailbox.', m.bounced, m.sent,
+                   round(100.0 * m.bounced / m.sent, 1), round((100 * threshold)::numeric, 1)),
+            jsonb_build_object('mailbox_id', m.id));
         tenant_id := m.tenant_id;
         mailbox_id := m.id;
         email := m.email;
@@ -542,6 +546,7 @@ SELECT pg_catalog.pg_extension_config_dump('pm_oltp.tier_incidents', '');
 SELECT pm.apply_grants();
 
 REVOKE ALL ON FUNCTION pm_oltp.enqueue_notification(jsonb, uuid), pm_oltp.tenant_wants(uuid, text),
+    pm_oltp.notify_tenant(uuid, text, text, text, text, jsonb),
     pm_oltp.notify_campaign_completed(), pm_oltp.notify_quota_thresholds(uuid),
     pm_oltp.pause_bouncing_mailboxes(float8, int, interval), pm_oltp.note_tier_health(),
     pm_oltp.deliver_notifications(int, int), pm_oltp.deliver_items(uuid[], jsonb[], text),

@@ -3,7 +3,8 @@
 # and the pm_fdw link, exactly once, on two clusters:
 #   1. completed campaigns enqueue in their transaction (rolled back: nothing); one delivery
 #      run moves them in batches; users read them through RLS, per user
-#   2. concurrent producers with the same dedup keys / the same incident: one row each
+#   2. concurrent producers with the same dedup keys / the same incident: one row each; a
+#      user with 10k items counts unread through index-only scans
 #   3. the notifications cluster stopped (immediate) while producers keep committing and the
 #      delivery loop keeps running, then restarted: every notification delivered exactly once,
 #      no job lost or failed; the outage itself became one tier_down system event, resolved
@@ -89,6 +90,21 @@ check "each key returned one id to every producer" \
     "$(sort -u "$PM_CLUSTER_BASE"/producer.* | grep -c '^[0-9]*|')" 50
 check "120 reports of one incident from 6 sessions: one open event, 120 occurrences" \
     "$(n -c "SELECT count(*) || ' ' || sum(occurrences) FROM pm_notify.admin_system_events WHERE dedup_key = 'smtp_slow'")" "1 120"
+
+# unread_count() for a user with 10k items: the plan after VACUUM, as the application runs it.
+n >/dev/null <<SQL
+INSERT INTO pm_notify.notifications (tenant_id, user_id, type, title, message, is_read, created_at)
+SELECT '$T', '$U2', 'bulk', 'Item ' || g, 'x', g > 1000, now() - g * interval '1 minute'
+FROM generate_series(1, 10000) g;
+VACUUM ANALYZE pm_notify.notifications;
+SQL
+plan=$(n -c "BEGIN" -c "SELECT pm.set_context('$T', '$U2')" -c "SET LOCAL ROLE pm_app" \
+         -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT count(*) FROM pm_notify.my_unread" -c "COMMIT")
+check "10k items: unread_count() counts 1000 own + 20 tenant-wide" \
+    "$(n -c "BEGIN" -c "SELECT pm.set_context('$T', '$U2')" -c "SET LOCAL ROLE pm_app" -c "SELECT pm_notify.unread_count()" -c "COMMIT" | sed -n 2p)" 1020
+check_match "10k items: this month's partition is read index-only, no heap fetch, no scan that returns rows" \
+    "$(grep -c "Index Only Scan using .* on notifications_p$(date -u +%Y%m) " <<<"$plan") $(grep -E '(Seq Scan|Bitmap Heap Scan) on notifications.*actual rows=[1-9]' <<<"$plan" | wc -l) $(grep -E 'Heap Fetches: [1-9]' <<<"$plan" | wc -l)" \
+    '^[1-9][0-9]* 0 0$'
 
 # --- 3. the notifications cluster down mid-stream -------------------------------------------
 # 400 completions, one per transaction, while a delivery loop runs every 0.2 s; the
