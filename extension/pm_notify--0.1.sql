@@ -727,10 +727,9 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     item jsonb;
-    pos bigint;
+    made int := 0;
     kind text;
     notes pm_notify.new_notification[];
-    note_at bigint[];
     note_ids text[];
 BEGIN
     IF items IS NULL OR jsonb_typeof(items) <> 'array' THEN
@@ -746,20 +745,21 @@ BEGIN
     SELECT array_agg(ROW((e.item ->> 'tenant_id')::uuid, (e.item ->> 'user_id')::uuid,
                          e.item ->> 'type', e.item ->> 'title', e.item ->> 'message',
                          coalesce(e.item ->> 'channel', 'in_app'), (e.item ->> 'expires_at')::timestamptz,
-                         e.item ->> 'dedup_key')::pm_notify.new_notification ORDER BY e.o),
-           array_agg(e.o ORDER BY e.o)
-      INTO notes, note_at
+                         e.item ->> 'dedup_key')::pm_notify.new_notification ORDER BY e.o)
+      INTO notes
       FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, o)
      WHERE e.item ->> 'kind' = 'notification';
     IF notes IS NOT NULL THEN
         SELECT array_agg(r.id::text ORDER BY r.ord) INTO note_ids FROM pm_notify.notify_rows(notes) r;
     END IF;
-    FOR item, pos IN SELECT e.item, e.o FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, o) LOOP
+    FOR item IN SELECT e.item FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, o) ORDER BY e.o LOOP
         kind := item ->> 'kind';
         ref := item ->> 'ref';
         CASE kind
             WHEN 'notification' THEN
-                id := note_ids[array_position(note_at, pos)];
+                -- notify_rows() answered in item order: the next of its ids is this item's.
+                made := made + 1;
+                id := note_ids[made];
             WHEN 'system_event' THEN
                 id := pm_notify.system_event(item ->> 'event_type', item ->> 'severity',
                                              item ->> 'description', item -> 'details',
