@@ -23,8 +23,8 @@ PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir) -isystem $(shell $(PG_CONFIG) --includ
 # -MMD -MP: PGXS tracks no header dependencies for C++; the .d files let a header change
 # rebuild every object that includes it.
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra $(if $(PM_WERROR),-Werror) -MMD -MP
-# pm_fdw (fdw/) talks to remote tiers with libpq.
-SHLIB_LINK = -lpq -lzstd -lstdc++
+# pm_fdw (fdw/) talks to remote tiers with libpq; the outbox shipper posts with libcurl.
+SHLIB_LINK = -lpq -lzstd -lcurl -lstdc++
 
 # Debian builds PostgreSQL with LLVM JIT; PGXS would otherwise compile every .cpp to
 # bitcode with clang and without our -std flag.

@@ -6,8 +6,10 @@
 #include "content/settings.h"
 #include "core/tenant_context.h"
 #include "fdw/pm_fdw.h"
+#include "outbox/settings.h"
 
 extern "C" {
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -37,6 +39,12 @@ void _PG_init(void)
 
     /* pm_fdw: server health in shared memory when preloaded. */
     pmfdw_init();
+
+    /* The event outbox (before the prefix is reserved, which would discard the values of
+     * postgresql.conf); its shipper workers exist only when the library is preloaded. */
+    pm::outbox::define_settings();
+    if (process_shared_preload_libraries_in_progress)
+        pm::outbox::register_workers();
 
     /* Every pm.* setting belongs to this library: catch typos instead of making placeholders. */
     MarkGUCPrefixReserved("pm");
