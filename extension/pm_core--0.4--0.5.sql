@@ -48,6 +48,11 @@ CREATE TABLE pm.outbox_sink_secrets (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 REVOKE ALL ON pm.outbox_sink_secrets FROM PUBLIC;
+-- 'secret': pm.apply_grants() gives it to no role (staff and services read every other table).
+ALTER TABLE pm.table_access DROP CONSTRAINT table_access_app_access_check,
+    ADD CONSTRAINT table_access_app_access_check
+        CHECK (app_access IN ('write', 'read', 'none', 'secret'));
+SELECT pm.set_table_access('pm.outbox_sink_secrets', 'secret');
 
 -- What the shipper knows about each sink; written only by the shipper.
 CREATE TABLE pm.outbox_sink_state (
@@ -265,11 +270,10 @@ COMMENT ON FUNCTION pm.outbox_schedule(boolean) IS
   'Installs the outbox''s pg_cron jobs (the shipping job only when asked: the worker ships when preloaded)';
 REVOKE ALL ON FUNCTION pm.outbox_schedule(boolean) FROM PUBLIC;
 
+-- Roles made before this upgrade get the new tables' grants now (and none on the secrets).
+SELECT pm.apply_grants();
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pm_app') THEN
-        GRANT EXECUTE ON FUNCTION pm.log_event(text, jsonb, text, text, uuid, text) TO pm_app;
-    END IF;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pm_staff') THEN
         GRANT EXECUTE ON FUNCTION pm.outbox_status() TO pm_staff;
     END IF;

@@ -56,6 +56,13 @@ bool role_exists(SpiSession &spi, const char *role)
 void grant_table(SpiSession &spi, const std::string &table, const std::string &app_access,
                  bool have_app, bool have_staff, bool have_service)
 {
+    /* Credentials (pm.outbox_sink_secrets): superusers only, not even staff or services. */
+    if (app_access == "secret") {
+        for (const RoleSpec &role : kRoles)
+            if (role_exists(spi, role.name))
+                spi.execute("REVOKE ALL ON " + table + " FROM " + role.name);
+        return;
+    }
     if (have_app) {
         /* Revoke first so a narrowed access level takes effect. */
         spi.execute("REVOKE ALL ON " + table + " FROM pm_app");
@@ -140,10 +147,10 @@ extern "C" Datum pm_set_table_access(PG_FUNCTION_ARGS)
     return pm::guarded([&]() -> Datum {
         const Oid relid = PG_GETARG_OID(0);
         const std::string access = pm::to_string(PG_GETARG_TEXT_PP(1));
-        if (access != "write" && access != "read" && access != "none")
+        if (access != "write" && access != "read" && access != "none" && access != "secret")
             throw pm::SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
                                "invalid app_access \"" + access + "\"",
-                               {}, "Expected one of: write, read, none.");
+                               {}, "Expected one of: write, read, none, secret.");
         pm::SpiSession spi;
         spi.execute("INSERT INTO pm.table_access (tbl, app_access, from_extension_script) "
                     "VALUES ($1::pg_catalog.oid, $2, $3::boolean) "

@@ -16,6 +16,7 @@
 extern "C" {
 #include "access/xact.h"
 #include "commands/dbcommands.h"
+#include "common/base64.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "utils/snapmgr.h"
@@ -47,12 +48,25 @@ struct Sink {
     std::string api_key, username, password;
     std::vector<std::pair<std::string, std::string>> headers;
 
+    /* Everything a sink's answer might repeat: the credentials as sent, basic auth as its
+     * base64 header value too. */
     std::vector<std::string> secrets() const
     {
         std::vector<std::string> all{api_key, password};
+        if (!username.empty() || !password.empty())
+            all.push_back(base64(username + ":" + password));
         for (const auto &header : headers)
             all.push_back(header.second);
         return all;
+    }
+
+    static std::string base64(const std::string &text)
+    {
+        std::string out(pg_b64_enc_len(static_cast<int>(text.size())), '\0');
+        int n = pg_b64_encode(text.data(), static_cast<int>(text.size()), out.data(),
+                              static_cast<int>(out.size()));
+        out.resize(n > 0 ? n : 0);
+        return out;
     }
 };
 

@@ -6,10 +6,10 @@
     http_sink.py check LOG KIND      validates every accepted body against KIND's JSON shape
     http_sink.py ids LOG             prints the event_ids of accepted requests, one per line
 
-While serving, GET /_mode?answer=ok|500|429|400|hang|reset[&times=N] changes how the next
+While serving, GET /_mode?answer=ok|500|429|400|echo500|echo400|hang|reset[&times=N] changes how the next
 POSTs are answered (N of them, then ok again; without times: until changed).  "hang" keeps
 the connection open without answering until the mode changes; "reset" closes it with a TCP
-reset.  GET /_stats answers {"requests": n, "accepted": n}.
+reset; "echo500"/"echo400" answer with the request's headers and body in the error.  GET /_stats answers {"requests": n, "accepted": n}.
 """
 import json
 import socket
@@ -81,7 +81,8 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.close()
             self.close_connection = True
             return
-        status = {"ok": 200, "500": 500, "429": 429, "400": 400}.get(answer, 200)
+        status = {"ok": 200, "500": 500, "429": 429, "400": 400,
+                  "echo500": 500, "echo400": 400}.get(answer, 200)
         record = {
             "at": time.time(),
             "path": self.path,
@@ -94,7 +95,12 @@ class Handler(BaseHTTPRequestHandler):
                 state["accepted"] += 1
             log_file.write(json.dumps(record) + "\n")
             log_file.flush()
-        reply = b'{"status":"ok"}' if status < 300 else b'{"error":"sink said %d"}' % status
+        if answer.startswith("echo"):
+            # A careless receiver that repeats the request: what it says must not leak secrets.
+            reply = json.dumps({"error": "bad", "headers": record["headers"],
+                                "body": record["body"][:300]}).encode()
+        else:
+            reply = b'{"status":"ok"}' if status < 300 else b'{"error":"sink said %d"}' % status
         self.reply(status, reply)
 
 

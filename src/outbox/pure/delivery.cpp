@@ -30,7 +30,15 @@ double retry_delay_ms(int failures, double base_ms, double cap_ms, double jitter
 
 std::string redact(std::string text, const std::vector<std::string> &secrets, std::size_t max_bytes)
 {
-    for (const std::string &secret : secrets) {
+    /* Longest first: a secret inside a longer one ("pw" in "pw-and-more") must not leave
+     * the rest of the longer one in clear. */
+    std::vector<const std::string *> longest_first;
+    for (const std::string &secret : secrets)
+        longest_first.push_back(&secret);
+    std::stable_sort(longest_first.begin(), longest_first.end(),
+                     [](const std::string *a, const std::string *b) { return a->size() > b->size(); });
+    for (const std::string *secret_ptr : longest_first) {
+        const std::string &secret = *secret_ptr;
         if (secret.empty())
             continue;
         for (std::size_t at = text.find(secret); at != std::string::npos;

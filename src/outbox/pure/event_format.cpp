@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cstdio>
 #include <ctime>
 #include <map>
 
@@ -107,8 +108,12 @@ json any_value(const json &v)
         return {{"stringValue", v.get<std::string>()}};
     case json::value_t::boolean:
         return {{"boolValue", v.get<bool>()}};
-    case json::value_t::number_integer:
     case json::value_t::number_unsigned:
+        /* intValue is an int64: beyond it a receiver refuses the whole request. */
+        if (v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+            return {{"doubleValue", v.get<double>()}};
+        return {{"intValue", v.dump()}};
+    case json::value_t::number_integer:
         return {{"intValue", v.dump()}};
     case json::value_t::number_float:
         return {{"doubleValue", v.get<double>()}};
@@ -247,7 +252,7 @@ std::string rfc3339_utc(std::int64_t unix_us)
     std::time_t t = static_cast<std::time_t>(seconds);
     std::tm tm{};
     gmtime_r(&t, &tm);
-    char buf[40];
+    char buf[96]; /* room for every field at full int width: -Wformat-truncation */
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   static_cast<int>(micros));

@@ -104,8 +104,20 @@ std::string sink_endpoint(SinkKind kind, std::string_view url)
 std::string url_for_messages(std::string_view url)
 {
     std::string shown(url.substr(0, url.find_first_of("?#")));
-    if (shown.size() > 200)
-        shown = shown.substr(0, 200) + "...";
+    /* User information is hidden: URLs are refused for a bad scheme or a space before the
+     * '@' is looked at.  The authority starts after "scheme://" (no '/' before it), else
+     * at the start, and ends at the first '/'; its last '@' ends the user information. */
+    std::size_t scheme = shown.find("://");
+    std::size_t start = scheme != std::string::npos && scheme + 1 == shown.find('/') ? scheme + 3 : 0;
+    std::size_t at = shown.substr(0, shown.find('/', start)).rfind('@');
+    if (at != std::string::npos && at >= start)
+        shown.replace(start, at - start, "***");
+    if (shown.size() > 200) {
+        std::size_t cut = 200; /* not inside a UTF-8 sequence */
+        while (cut > 0 && (static_cast<unsigned char>(shown[cut]) & 0xC0) == 0x80)
+            cut--;
+        shown = shown.substr(0, cut) + "...";
+    }
     for (char &c : shown)
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
             c = '?';

@@ -131,6 +131,19 @@ TEST(RlsRules, StaffOnlyTableAllowsNullTenantsAndNoPermissivePolicy)
     EXPECT_TRUE(pm::rls::audit_table(facts, quote).empty());
     EXPECT_EQ(pm::rls::policy_name(facts.isolation), "");
 
+    // No tenant policy, so no index it would need (the outbox has none on tenant_id); a
+    // tenant-isolated table without one is still a problem.
+    facts.has_leading_index = false;
+    EXPECT_TRUE(pm::rls::audit_table(facts, quote).empty());
+    facts.isolation.staff_only = false;
+    facts.tenant_column_not_null = true;
+    facts.policies = healthy_table().policies;
+    EXPECT_TRUE(mentions(pm::rls::audit_table(facts, quote), "no index leads with"));
+    facts.isolation.staff_only = true;
+    facts.tenant_column_not_null = false;
+    facts.has_leading_index = true;
+    facts.policies.clear();
+
     // Any permissive policy, even the tenant one, would let pm_app read rows.
     facts.policies = healthy_table().policies;
     EXPECT_TRUE(mentions(pm::rls::audit_table(facts, quote), "opens a staff-only table"));
