@@ -11,7 +11,8 @@
 #                            analytics up, and print what each tenant sees through RLS, the
 #                            queue's work, what the content tier stores, each tenant's
 #                            notifications as its users see them, the open system events and
-#                            each tenant's campaign dashboard from OLAP
+#                            each tenant's campaign dashboard from OLAP; a local event sink
+#                            receives every tier's events through its outbox (shipper worker)
 #   ./run-demo.sh --report   only print the per-tenant report again
 #   ./run-demo.sh --stop     stop the demo cluster (data kept)
 #   ./run-demo.sh --destroy  stop it and delete its data directory
@@ -31,7 +32,10 @@ db=pm_oltp
 content_db=pm_content
 olap_db=pm_olap
 notify_db=pm_notify
-preload="shared_preload_libraries = 'pg_cron,penguinmails'"
+tier_dbs="$db,$content_db,$notify_db,$olap_db"
+# The outbox shipper runs as one background worker per tier database.
+preload="shared_preload_libraries = 'pg_cron,penguinmails'
+pm.outbox_databases = '$tier_dbs'"
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'run-demo: %s\n' "$*" >&2; exit 1; }
@@ -73,11 +77,13 @@ start_cluster() {
 # (so one session's failed connect spares the others); clusters made by older versions of
 # this script get the setting and a restart.
 ensure_preloaded() {
-    local have
+    local have shippers
     have=$(dpsql -d postgres -At -c "SHOW shared_preload_libraries")
-    [[ ",${have// /}," == *,penguinmails,* ]] && return 0
-    say "Preloading penguinmails (restart)"
+    shippers=$(dpsql -d postgres -At -c "SHOW pm.outbox_databases" 2>/dev/null || true)
+    [[ ",${have// /}," == *,penguinmails,* && $shippers == "$tier_dbs" ]] && return 0
+    say "Preloading penguinmails with the outbox shippers (restart)"
     dpsql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, penguinmails"
+    dpsql -d postgres -c "ALTER SYSTEM SET pm.outbox_databases = '$tier_dbs'"
     restart_cluster
 }
 
@@ -130,6 +136,68 @@ recreate_db() {
         PGOPTIONS='-c client_min_messages=warning' dpsql -d "$name" -c "CREATE EXTENSION $ext CASCADE"
     done
     dpsql -d "$name" -c "SELECT pm.ensure_roles()" >/dev/null
+    add_event_sink "$name"
+}
+
+# External logging stand-in: a local sink (127.0.0.1 only) that keeps every request it gets
+# in $demo_dir/events.log; each tier database ships to it through its outbox.
+start_event_sink() {
+    stop_event_sink
+    say "Starting a local event sink on 127.0.0.1 (stands in for PostHog / Loki / an OTLP collector)"
+    local port
+    port=$(pm_free_port 55480)
+    : >"$demo_dir/events.log"
+    setsid nohup python3 tests/lib/http_sink.py serve "$port" "$demo_dir/events.log" \
+        >"$demo_dir/sink.out" 2>&1 </dev/null &
+    echo $! >"$demo_dir/sink.pid"
+    echo "$port" >"$demo_dir/sink.port"
+    for _ in $(seq 50); do
+        curl -fs "http://127.0.0.1:$port/_stats" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "the event sink did not start (see $demo_dir/sink.out)"
+}
+stop_event_sink() {
+    [[ -f "$demo_dir/sink.pid" ]] && kill "$(cat "$demo_dir/sink.pid")" 2>/dev/null || true
+    rm -f "$demo_dir/sink.pid"
+}
+# Every event of the tier, the opt-in email_* taxonomy included, as JSON lines.
+add_event_sink() {
+    dpsql -d "$1" -c "INSERT INTO pm.outbox_sinks (name, kind, url, events, flush_interval)
+                      VALUES ('demo-jsonl', 'jsonl', 'http://127.0.0.1:$(cat "$demo_dir/sink.port")/$1',
+                              '{*,email_*}', '200 ms')" >/dev/null
+}
+
+outbox_report() {
+    local d
+    say "External logging: what each tier's outbox shipped to the local sink (worker, batches)"
+    for d in ${tier_dbs//,/ }; do
+        for _ in $(seq 50); do
+            [[ $(dpsql -d "$d" -At -c "SELECT coalesce(sum(pending), 0) FROM pm.outbox_status()") == 0 ]] && break
+            sleep 0.2
+        done
+    done
+    printf '%-11s %-11s %-8s %8s %8s %8s %9s\n' tier sink state pending shipped dropped failures
+    for d in ${tier_dbs//,/ }; do
+        dpsql -d "$d" -At -F ' ' -c "SELECT format('%-11s %-11s %-8s %8s %8s %8s %9s', current_database(), sink, state,
+                                               pending, shipped_total, dropped_total, failures)
+                                       FROM pm.outbox_status()"
+    done
+    echo
+    echo "received by the sink (per tier: events, distinct event_ids, kinds):"
+    python3 - "$demo_dir/events.log" <<'PY'
+import collections, json, sys
+per = collections.defaultdict(list)
+for record in map(json.loads, open(sys.argv[1])):
+    for line in record["body"].splitlines():
+        e = json.loads(line)
+        per[record["path"].strip("/")].append(e)
+for tier, events in sorted(per.items()):
+    kinds = collections.Counter(e["event"] for e in events)
+    print(f"  {tier:<11} {len(events):5} {len({e['event_id'] for e in events}):5}  " +
+          ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+PY
+    echo "  (one JSON object per line, as a jsonl sink gets them: tail -n1 $demo_dir/events.log)"
 }
 
 load_sample() {
@@ -371,6 +439,7 @@ usage_hint() {
   as a tenant:  BEGIN; SET LOCAL ROLE pm_app; SELECT pm.set_context('<tenant uuid>'); ...; COMMIT;
   stop:     ./run-demo.sh --stop      (or: runuser -u postgres -- $PM_PG_BINDIR/pg_ctl -D $demo_dir/data stop)
   remove:   ./run-demo.sh --destroy
+  events:   $demo_dir/events.log (the local sink; pm.outbox_status() in each tier database)
 EOF
 }
 
@@ -380,23 +449,25 @@ case ${1:-} in
     --report) action=report ;;
     --stop) action=stop ;;
     --destroy) action=destroy ;;
-    -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
 esac
 ((EUID == 0)) || die "run me as root (installs packages, runs the cluster as the postgres OS user)"
 
 case $action in
-    stop) stop_cluster; exit 0 ;;
-    destroy) stop_cluster; rm -rf "$demo_dir"; echo "removed $demo_dir"; exit 0 ;;
+    stop) stop_event_sink; stop_cluster; exit 0 ;;
+    destroy) stop_event_sink; stop_cluster; rm -rf "$demo_dir"; echo "removed $demo_dir"; exit 0 ;;
     report)
         is_running || die "the demo cluster is not running: run ./run-demo.sh"
-        report; queue_report; content_report; link_report; notify_report; olap_report; usage_hint; exit 0 ;;
+        report; queue_report; content_report; link_report; notify_report; olap_report; outbox_report
+        usage_hint; exit 0 ;;
 esac
 
 say "Installing dependencies"
 scripts/install-deps.sh
 build
 start_cluster
+start_event_sink
 load_sample
 send_through_queue
 load_content
@@ -408,4 +479,5 @@ content_report
 link_report
 notify_report
 olap_report
+outbox_report
 usage_hint

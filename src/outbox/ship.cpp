@@ -72,8 +72,17 @@ struct Sink {
 
 struct Batch {
     std::vector<Event> events;
-    std::string ids; /* {1,2,...}: the rows to remove */
+    std::vector<std::string> ids; /* outbox row of each event */
     bool ripe = false; /* full, or its oldest event waited flush_interval */
+
+    /* {1,2,...}: the rows to remove */
+    std::string id_array() const
+    {
+        std::string out = "{";
+        for (const std::string &id : ids)
+            out += (out.size() > 1 ? "," : "") + id;
+        return out + "}";
+    }
 };
 
 /* Clients live as long as the backend, one per sink, so connections are reused. */
@@ -195,12 +204,9 @@ Batch read_batch(SpiSession &spi, const Sink &sink)
         "  FROM pm.outbox o WHERE o.sink = $1 ORDER BY o.id LIMIT $2::bigint",
         {opt(sink.name), opt(std::to_string(sink.batch_max))}, true);
     Batch batch;
-    batch.ids = "{";
     for (uint64 row = 0; row < rows; row++) {
         Event e;
-        if (row > 0)
-            batch.ids += ',';
-        batch.ids += spi.value(row, 1).value_or("0");
+        batch.ids.push_back(spi.value(row, 1).value_or("0"));
         e.event_id = spi.value(row, 2).value_or("");
         e.created_us = std::stoll(spi.value(row, 3).value_or("0"));
         e.level = spi.value(row, 4).value_or("info");
@@ -212,16 +218,33 @@ Batch read_batch(SpiSession &spi, const Sink &sink)
             batch.ripe = std::stod(spi.value(row, 9).value_or("0")) >= sink.flush_ms;
         batch.events.push_back(std::move(e));
     }
-    batch.ids += '}';
     if (static_cast<long>(rows) >= sink.batch_max)
         batch.ripe = true;
     return batch;
 }
 
-HttpResponse post(const Sink &sink, const Batch &batch, const Origin &origin,
-                  const std::function<bool()> &should_stop)
+/* Events this sink's format cannot carry (a number beyond double range, valid in jsonb) would
+ * fail every pass: they leave `batch` for a batch of their own, dead-lettered unsent. */
+Batch split_unformattable(Batch &batch, const Sink &sink, const Origin &origin)
 {
-    Body body = format_batch(sink.kind, batch.events, origin, sink.api_key);
+    Batch bad, good;
+    good.ripe = batch.ripe;
+    for (std::size_t i = 0; i < batch.events.size(); i++) {
+        try {
+            (void) format_batch(sink.kind, {batch.events[i]}, origin, sink.api_key);
+            good.events.push_back(std::move(batch.events[i]));
+            good.ids.push_back(batch.ids[i]);
+        } catch (const std::invalid_argument &) {
+            bad.events.push_back(std::move(batch.events[i]));
+            bad.ids.push_back(batch.ids[i]);
+        }
+    }
+    batch = std::move(good);
+    return bad;
+}
+
+HttpResponse post(const Sink &sink, const Body &body, const std::function<bool()> &should_stop)
+{
     HttpRequest request;
     request.url = sink.endpoint;
     request.content_type = body.content_type;
@@ -252,7 +275,7 @@ std::string describe(const HttpResponse &response, const Sink &sink)
 void record_delivered(SpiSession &spi, const Sink &sink, const Batch &batch)
 {
     spi.execute("DELETE FROM pm.outbox o WHERE o.sink = $1 AND o.id = ANY ($2::bigint[])",
-                {opt(sink.name), opt(batch.ids)});
+                {opt(sink.name), opt(batch.id_array())});
     spi.execute("INSERT INTO pm.outbox_sink_state AS st (sink, shipped_total, last_ok)"
                 " VALUES ($1, $2::bigint, now())"
                 " ON CONFLICT (sink) DO UPDATE"
@@ -271,7 +294,7 @@ void record_dead_letter(SpiSession &spi, const Sink &sink, const Batch &batch,
                 "                             distinct_id, properties, status, response)"
                 " SELECT sink, event_id, created_at, level, event, tenant_id, distinct_id,"
                 "        properties, $3::int, $4 FROM gone",
-                {opt(sink.name), opt(batch.ids), opt(std::to_string(response.status)), opt(kept)});
+                {opt(sink.name), opt(batch.id_array()), opt(std::to_string(response.status)), opt(kept)});
     spi.execute("INSERT INTO pm.outbox_sink_state AS st (sink, dead_total, last_error)"
                 " VALUES ($1, $2::bigint, $3)"
                 " ON CONFLICT (sink) DO UPDATE"
@@ -314,7 +337,22 @@ long ship_sink(Sink &sink, long budget, PassMode mode, const Origin &origin,
         if (batch.events.empty() || (mode == PassMode::own_transactions && !batch.ripe))
             break;
 
-        HttpResponse response = post(sink, batch, origin, should_stop);
+        Body body;
+        try {
+            body = format_batch(sink.kind, batch.events, origin, sink.api_key);
+        } catch (const std::invalid_argument &e) {
+            Batch bad = split_unformattable(batch, sink, origin);
+            HttpResponse refusal;
+            refusal.body = std::string("not sent: ") + e.what();
+            in_step(mode, [&] {
+                SpiSession spi;
+                record_dead_letter(spi, sink, bad, refusal);
+            });
+            if (batch.events.empty())
+                continue;
+            body = format_batch(sink.kind, batch.events, origin, sink.api_key);
+        }
+        HttpResponse response = post(sink, body, should_stop);
         if (response.aborted)
             break; /* stopping: the batch stays and is sent again later */
 

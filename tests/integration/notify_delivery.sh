@@ -11,7 +11,7 @@
 #   4. a job already delivered (remote committed, local not) makes nothing twice
 #   5. one refused item goes to the dead letter, the rest of its batch is delivered
 #   6. the link's login only delivers; pm_app cannot run the delivery
-#   7. upgrade path: pm_core 0.3 -> 0.4, pm_oltp 0.3 -> 0.4
+#   7. upgrade path: pm_core 0.3 -> 0.5, pm_oltp 0.3 -> 0.5 (through 0.4's producers)
 set -euo pipefail
 
 PM_ROOT=${PM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -190,17 +190,17 @@ u() { pm_psql oltp -d pm_upgrade -At "$@"; }
 u >/dev/null <<SQL
 CREATE EXTENSION pm_core VERSION '0.3';
 CREATE EXTENSION pm_oltp VERSION '0.3';
-CREATE EXTENSION pm_queue;
+CREATE EXTENSION pm_queue VERSION '0.2';
 INSERT INTO pm_oltp.tenants (id, name) VALUES ('$T', 'Acme');
 INSERT INTO pm_oltp.campaigns (tenant_id, name, status) VALUES ('$T', 'Old', 'sending');
 ALTER EXTENSION pm_core UPDATE;
 ALTER EXTENSION pm_oltp UPDATE;
 UPDATE pm_oltp.campaigns SET status = 'completed';
 SQL
-check "ALTER EXTENSION UPDATE reaches pm_core and pm_oltp 0.4; a completion is queued; rls_audit empty" \
+check "ALTER EXTENSION UPDATE reaches pm_core and pm_oltp 0.5; a completion is queued; rls_audit empty" \
     "$(u -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname IN ('pm_core', 'pm_oltp')")
      $(u -c "SELECT count(*) FROM pm_queue.jobs WHERE queue_name = 'notifications'") $(u -c "SELECT count(*) FROM pm.rls_audit()")" \
-    "pm_core 0.4, pm_oltp 0.4
+    "pm_core 0.5, pm_oltp 0.5
      1 0"
 
 checks_done

@@ -186,9 +186,9 @@ VALUES ('00000009-0000-4000-8000-000000000009', 'outbound', 'sent', now());
 ALTER EXTENSION pm_oltp UPDATE;
 ALTER EXTENSION pm_fdw UPDATE;
 SQL
-check "ALTER EXTENSION UPDATE reaches pm_oltp 0.4 (0.3: C++ capture) and pm_fdw 0.2" \
+check "ALTER EXTENSION UPDATE reaches pm_oltp 0.5 (0.3: C++ capture) and pm_fdw 0.3" \
     "$(u -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname IN ('pm_oltp', 'pm_fdw')")" \
-    "pm_fdw 0.2, pm_oltp 0.4"
+    "pm_fdw 0.3, pm_oltp 0.5"
 check "an upgraded OLTP captures a late event on an email from before the upgrade" \
     "$(u -c "SELECT pm_oltp.record_email_event(id, 'opened') FROM pm_oltp.emails" >/dev/null
        u -c "SELECT string_agg(kind::text, '' ORDER BY kind) FROM pm_oltp.olap_dirty_keys")" "e"

@@ -199,6 +199,11 @@ check "a 400 moves the batch to the dead letter" \
     "$(wait_for "SELECT count(*) || ' ' || min(status) FROM pm.outbox_dead WHERE sink = 'posthog'" "3 400")" "3 400"
 check "the sink's answer is kept, its echo of the key redacted" \
     "$(q -c "SELECT response LIKE '%***%' AND response NOT LIKE '%$SECRET_KEY%' FROM pm.outbox_dead LIMIT 1")" t
+q -c "SELECT pm.log_event('fmt_huge', '{\"n\": 1e400}'), pm.log_event('fmt_fine', '{\"n\": 1}')" >/dev/null
+check "an event no JSON parser accepts (1e400) is a dead letter, unsent, with the reason" \
+    "$(wait_for "SELECT count(*) || ' ' || min(status) || ' ' || bool_and(response LIKE 'not sent: %') FROM pm.outbox_dead WHERE event = 'fmt_huge' AND sink = 'otlp'" "1 0 true")" "1 0 true"
+check "... and does not hold back the event after it" \
+    "$(wait_for "SELECT pending FROM pm.outbox_status() WHERE sink = 'otlp'" 0) $(events otlp)" "0 10 10 fmt_bad,fmt_crash,fmt_fine,fmt_signup"
 mode loki echo500
 q -c "SELECT pm.log_event('fmt_echo', '{}')" >/dev/null
 got=$(wait_for "SELECT last_error IS NOT NULL FROM pm.outbox_status() WHERE sink = 'loki'" t 50)

@@ -20,7 +20,7 @@ Outcome classify(long status)
 
 double retry_delay_ms(int failures, double base_ms, double cap_ms, double jitter, double random01)
 {
-    int exponent = std::clamp(failures - 1, 0, 60);
+    int exponent = failures <= 1 ? 0 : std::min(failures - 1, 60);
     double delay = std::min(cap_ms, base_ms * std::ldexp(1.0, exponent));
     jitter = std::clamp(jitter, 0.0, 1.0);
     random01 = std::clamp(random01, 0.0, 1.0);

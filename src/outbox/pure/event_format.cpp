@@ -32,7 +32,7 @@ json parse_properties(const Event &e)
     json props = json::parse(e.properties.empty() ? std::string("{}") : e.properties, nullptr,
                              false);
     if (!props.is_object())
-        throw std::invalid_argument("properties of event " + e.event_id + " are not a JSON object");
+        throw std::invalid_argument("properties of event " + e.event_id + " are not a JSON object that JSON parsers accept (a number beyond double range?)");
     return props;
 }
 

@@ -27,7 +27,7 @@ constexpr std::size_t kMaxUrlLength = 2000;
  * user information, spaces or control characters. */
 std::string sink_endpoint(SinkKind kind, std::string_view url);
 
-/* The URL without its query string and fragment, for messages. */
+/* The URL for messages: without query string, fragment and user information (shown as ***). */
 std::string url_for_messages(std::string_view url);
 
 } // namespace pm::outbox
