@@ -31,46 +31,32 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    props    jsonb;
-    reached  text[] := '{}';
-    name     text;
+    props jsonb;
+    name  text;
 BEGIN
     IF NEW.direction IS DISTINCT FROM 'outbound' THEN
-        RETURN NULL;
-    END IF;
-    IF NEW.sent_at IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.sent_at IS NULL) THEN
-        reached := reached || 'email_sent'::text;
-    END IF;
-    IF NEW.delivered_at IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.delivered_at IS NULL) THEN
-        reached := reached || 'email_delivered'::text;
-    END IF;
-    IF NEW.opened_at IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.opened_at IS NULL) THEN
-        reached := reached || 'email_opened'::text;
-    END IF;
-    IF NEW.clicked_at IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.clicked_at IS NULL) THEN
-        reached := reached || 'email_clicked'::text;
-    END IF;
-    IF NEW.bounced_at IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.bounced_at IS NULL) THEN
-        reached := reached || 'email_bounced'::text;
-    END IF;
-    IF NEW.replied_at IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.replied_at IS NULL) THEN
-        reached := reached || 'email_replied'::text;
-    END IF;
-    IF cardinality(reached) = 0 THEN
         RETURN NULL;
     END IF;
     props := jsonb_build_object('email_id', NEW.id, 'tenant_id', NEW.tenant_id,
                                 'campaign_id', NEW.campaign_id, 'step_id', NEW.step_id,
                                 'lead_id', NEW.lead_id, 'email_account_id', NEW.email_account_id);
-    FOREACH name IN ARRAY reached LOOP
-        IF pm.outbox_wants(name) THEN
-            PERFORM pm.log_event(name,
-                                 CASE name WHEN 'email_bounced'
-                                      THEN props || jsonb_build_object('bounce_type', NEW.bounce_type)
-                                      ELSE props END,
-                                 CASE name WHEN 'email_bounced' THEN 'warn' ELSE 'info' END,
-                                 NULL, NEW.tenant_id, NEW.lead_id::text);
-        END IF;
+    -- OLD is NULL in an INSERT: every state the new row already has is reached now.
+    FOR name IN
+        SELECT s.event
+          FROM (VALUES ('email_sent', NEW.sent_at, OLD.sent_at),
+                       ('email_delivered', NEW.delivered_at, OLD.delivered_at),
+                       ('email_opened', NEW.opened_at, OLD.opened_at),
+                       ('email_clicked', NEW.clicked_at, OLD.clicked_at),
+                       ('email_bounced', NEW.bounced_at, OLD.bounced_at),
+                       ('email_replied', NEW.replied_at, OLD.replied_at)) s(event, reached, before)
+         WHERE s.reached IS NOT NULL AND s.before IS NULL AND pm.outbox_wants(s.event)
+    LOOP
+        PERFORM pm.log_event(name,
+                             CASE name WHEN 'email_bounced'
+                                  THEN props || jsonb_build_object('bounce_type', NEW.bounce_type)
+                                  ELSE props END,
+                             CASE name WHEN 'email_bounced' THEN 'warn' ELSE 'info' END,
+                             NULL, NEW.tenant_id, NEW.lead_id::text);
     END LOOP;
     RETURN NULL;
 END

@@ -18,6 +18,8 @@ packages=(
     libcurl4-openssl-dev
     nlohmann-json3-dev
     libzstd-dev
+    python3                                  # the local event sink of the demo and the tests
+    curl                                     # ... and how they talk to it
 )
 
 missing=()

@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS pm_queue;
 CREATE EXTENSION IF NOT EXISTS pm_notify;
 CREATE EXTENSION IF NOT EXISTS pm_fdw;
 RESET client_min_messages;
-SELECT plan(81);
+SELECT plan(86);
 
 SELECT pm.ensure_roles();
 SELECT pg_temp.uid('a', 1) AS ta, pg_temp.uid('b', 1) AS tb \gset
@@ -220,6 +220,30 @@ SELECT is(pg_temp.fanout('system_event'), 'all:1', 'a repeat of the open event i
 SELECT pm_notify.resolve(:ev, NULL);
 SELECT is((SELECT format('%s/%s', level, properties->>'severity') FROM pm.outbox WHERE event = 'system_event_resolved'),
           'info/critical', 'its resolution is mirrored');
+
+-- pm_oltp: the email_* taxonomy, once per state reached, only for a sink that lists it.
+INSERT INTO pm_oltp.tenants (id, name) VALUES (:'ta', 'A');
+INSERT INTO pm_oltp.emails (id, tenant_id, recipient, status)
+VALUES (pg_temp.uid('e', 1), :'ta', 'lead@a.test', 'queued');
+SELECT pm_oltp.record_email_event(pg_temp.uid('e', 1), 'sent', now() - interval '1 hour');
+SELECT pm_oltp.record_email_event(pg_temp.uid('e', 1), 'sent', now() - interval '2 hours');
+SELECT pm_oltp.record_email_event(pg_temp.uid('e', 1), 'opened');
+SELECT is(pg_temp.fanout('email_sent') || ' ' || pg_temp.fanout('email_opened'), 'mail:1 mail:1',
+          'pm_oltp: sent and opened logged once each (an earlier repeat of sent changes nothing new)');
+SELECT is((SELECT format('%s/%s', tenant_id, properties->>'email_id') FROM pm.outbox WHERE event = 'email_opened'),
+          :'ta' || '/' || pg_temp.uid('e', 1), '... with the tenant and the email');
+INSERT INTO pm_oltp.emails (id, tenant_id, recipient, status, sent_at, bounced_at, bounce_type)
+VALUES (pg_temp.uid('e', 2), :'ta', 'x@a.test', 'bounced', now(), now(), 'hard');
+SELECT is((SELECT string_agg(event || ':' || level, ',' ORDER BY event) FROM pm.outbox
+           WHERE properties->>'email_id' = pg_temp.uid('e', 2)::text),
+          'email_bounced:warn,email_sent:info', 'an email inserted already sent and bounced logs both');
+INSERT INTO pm_oltp.emails (id, tenant_id, recipient, status, direction, sent_at)
+VALUES (pg_temp.uid('e', 3), :'ta', 'me@a.test', 'delivered', 'inbound', now());
+SELECT is((SELECT count(*) FROM pm.outbox WHERE properties->>'email_id' = pg_temp.uid('e', 3)::text), 0::bigint,
+          'an inbound email logs nothing');
+DELETE FROM pm.outbox_sinks WHERE name = 'mail';
+SELECT pm_oltp.record_email_event(pg_temp.uid('e', 1), 'clicked');
+SELECT is(pg_temp.fanout('email_clicked'), '', 'without a sink that lists email_*, nothing is logged');
 
 -- pm_fdw: a link that cannot connect becomes one tier_down.
 CREATE SERVER outbox_dead_tier FOREIGN DATA WRAPPER pm_fdw
