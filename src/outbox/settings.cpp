@@ -6,6 +6,7 @@
 #include "outbox/settings.h"
 
 extern "C" {
+#include "miscadmin.h"
 #include "utils/guc.h"
 }
 
@@ -25,11 +26,16 @@ void define_settings()
         "Larger events are refused with SQLSTATE 54000, so one runaway producer cannot fill the "
         "outbox or a sink's request limit.",
         &max_event_bytes, 65536, 256, 1048576, PGC_SUSET, GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
+    /* Read once, when the postmaster preloads the library and registers the workers.  A
+     * backend that loads the library later may not define a postmaster setting (FATAL);
+     * there it is a reload setting that nothing reads. */
     DefineCustomStringVariable(
         "pm.outbox_databases", "Databases in which the outbox shipper worker runs.",
-        "Comma-separated; needs penguinmails in shared_preload_libraries. Empty: no worker "
-        "(ship with pm.ship_outbox() or pg_cron).",
-        &databases, "", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+        "Comma-separated; needs penguinmails in shared_preload_libraries and a restart. Empty: "
+        "no worker (ship with pm.ship_outbox() or pg_cron).",
+        &databases, "",
+        process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP, 0, nullptr,
+        nullptr, nullptr);
     DefineCustomIntVariable(
         "pm.outbox_naptime", "How long the shipper worker sleeps when nothing is due.", nullptr,
         &naptime_ms, 200, 10, 60000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);

@@ -39,6 +39,13 @@ def next_answer():
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        super().setup()
+        # An answer goes out in two writes (headers, body); with Nagle on, a kept-alive
+        # connection waits for the client's delayed ACK (~40 ms a request). Real receivers
+        # set TCP_NODELAY too.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, *args):
         pass
 
