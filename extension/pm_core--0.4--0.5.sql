@@ -88,6 +88,13 @@ REVOKE ALL ON pm.outbox FROM PUBLIC;
 SELECT pm.enable_staff_only('pm.outbox');
 SELECT pm.partition_create_parent('pm.outbox', 'created_at', 'day', premake => 2,
                                   retention => '8 days');
+-- A dump keeps the registry rows of the application's sets only: the set of a table an
+-- extension owns (this one, pm_notify's, pm_olap's) is registered again by that extension's
+-- script when the dump is restored, and a dumped copy of its row would collide with it.
+SELECT pg_catalog.pg_extension_config_dump('pm.partition_sets',
+    'WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d'
+    ' WHERE d.classid = ''pg_catalog.pg_class''::pg_catalog.regclass'
+    '   AND d.objid = parent::pg_catalog.oid AND d.deptype = ''e'')');
 
 -- Batches a sink refused for good (4xx other than 408/425/429), with its answer.
 CREATE TABLE pm.outbox_dead (

@@ -202,7 +202,9 @@ Batch read_batch(SpiSession &spi, const Sink &sink)
         "       o.level, o.event, o.tenant_id::text, o.distinct_id, o.properties::text,"
         "       extract(epoch FROM now() - o.created_at) * 1000"
         "  FROM pm.outbox o WHERE o.sink = $1 ORDER BY o.id LIMIT $2::bigint",
-        {opt(sink.name), opt(std::to_string(sink.batch_max))}, true);
+        /* Not read-only: in the caller's transaction the previous batch's DELETE must be
+         * visible (a read-only SPI query keeps the caller's older snapshot). */
+        {opt(sink.name), opt(std::to_string(sink.batch_max))}, false);
     Batch batch;
     for (uint64 row = 0; row < rows; row++) {
         Event e;

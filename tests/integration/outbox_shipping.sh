@@ -329,4 +329,16 @@ check "upgraded: pm_core 0.5, pm_queue 0.3, pm_fdw 0.3" \
 check "after the upgrade pm.rls_audit() is empty and staff cannot read sink secrets" \
     "$(up -c "SELECT count(*) FROM pm.rls_audit()") $(up -c "SELECT has_table_privilege('pm_staff', 'pm.outbox_sink_secrets', 'SELECT')")" "0 f"
 
+# The manual path (no worker in this database): one call, many batches, each event once.
+start_sink manual
+up >/dev/null <<SQL
+INSERT INTO pm.outbox_sinks (name, kind, url, batch_max)
+VALUES ('manual', 'jsonl', 'http://127.0.0.1:${SINK_PORT[manual]}/m', 7);
+SELECT pm.log_event('manual_event', jsonb_build_object('i', i)) FROM generate_series(1, 50) i;
+SQL
+check "pm.ship_outbox() ships 50 events in batches of 7, in one call" "$(up -c "SELECT pm.ship_outbox('manual', 1000)")" 50
+check "... each once: none re-sent within the call" "$(events manual) $(up -c "SELECT count(*) FROM pm.outbox")" "50 50 manual_event 0"
+check "max_events stops the pass after the batch that reaches it" \
+    "$(up -c "SELECT count(pm.log_event('manual_event')) FROM generate_series(1, 20)" >/dev/null; up -c "SELECT pm.ship_outbox('manual', 10)")" 14
+
 checks_done
