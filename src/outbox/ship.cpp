@@ -75,6 +75,18 @@ struct Batch {
     std::vector<std::string> ids; /* outbox row of each event */
     bool ripe = false; /* full, or its oldest event waited flush_interval */
 
+    /* created_at of the batch's oldest and newest events, as SQL bounds: the DELETE then
+     * reads only the partitions that hold the batch instead of probing every one. */
+    std::string oldest_us() const { return std::to_string(bound(true)); }
+    std::string newest_us() const { return std::to_string(bound(false)); }
+    std::int64_t bound(bool oldest) const
+    {
+        std::int64_t b = events.empty() ? 0 : events.front().created_us;
+        for (const Event &e : events)
+            b = oldest ? std::min(b, e.created_us) : std::max(b, e.created_us);
+        return b;
+    }
+
     /* {1,2,...}: the rows to remove */
     std::string id_array() const
     {
@@ -194,17 +206,22 @@ void enforce_bounds_if_due(SpiSession &spi, const Sink &sink)
     spi.execute("SELECT pm.outbox_enforce_bounds($1)", {opt(sink.name)});
 }
 
-Batch read_batch(SpiSession &spi, const Sink &sink)
+/* The sink's oldest events after row `after`.  A pass goes on from the last row it shipped
+ * rather than from the start: the rows it deleted stay in the index until vacuum (in the
+ * caller's transaction they are not even dead yet), and rereading them would make a pass
+ * quadratic.  A row of a lower id committed late is left to the next pass, which starts
+ * from the beginning. */
+Batch read_batch(SpiSession &spi, const Sink &sink, std::int64_t after)
 {
     uint64 rows = spi.execute(
         "SELECT o.id, o.event_id::text,"
         "       (extract(epoch FROM o.created_at) * 1000000)::bigint,"
         "       o.level, o.event, o.tenant_id::text, o.distinct_id, o.properties::text,"
         "       extract(epoch FROM now() - o.created_at) * 1000"
-        "  FROM pm.outbox o WHERE o.sink = $1 ORDER BY o.id LIMIT $2::bigint",
+        "  FROM pm.outbox o WHERE o.sink = $1 AND o.id > $3::bigint ORDER BY o.id LIMIT $2::bigint",
         /* Not read-only: in the caller's transaction the previous batch's DELETE must be
          * visible (a read-only SPI query keeps the caller's older snapshot). */
-        {opt(sink.name), opt(std::to_string(sink.batch_max))}, false);
+        {opt(sink.name), opt(std::to_string(sink.batch_max)), opt(std::to_string(after))}, false);
     Batch batch;
     for (uint64 row = 0; row < rows; row++) {
         Event e;
@@ -274,10 +291,20 @@ std::string describe(const HttpResponse &response, const Sink &sink)
     return redact(text, sink.secrets());
 }
 
+/* "AND created_at in the batch's range", the bounds in parameters $n and $n+1 (microseconds
+ * since the Unix epoch: exact, unlike a float8 to_timestamp()). */
+std::string batch_range(int n)
+{
+    auto at = [](int p) {
+        return "'epoch'::timestamptz + $" + std::to_string(p) + "::bigint * interval '1 microsecond'";
+    };
+    return " AND o.created_at BETWEEN " + at(n) + " AND " + at(n + 1);
+}
+
 void record_delivered(SpiSession &spi, const Sink &sink, const Batch &batch)
 {
-    spi.execute("DELETE FROM pm.outbox o WHERE o.sink = $1 AND o.id = ANY ($2::bigint[])",
-                {opt(sink.name), opt(batch.id_array())});
+    spi.execute("DELETE FROM pm.outbox o WHERE o.sink = $1 AND o.id = ANY ($2::bigint[])" + batch_range(3),
+                {opt(sink.name), opt(batch.id_array()), opt(batch.oldest_us()), opt(batch.newest_us())});
     spi.execute("INSERT INTO pm.outbox_sink_state AS st (sink, shipped_total, last_ok)"
                 " VALUES ($1, $2::bigint, now())"
                 " ON CONFLICT (sink) DO UPDATE"
@@ -290,13 +317,14 @@ void record_dead_letter(SpiSession &spi, const Sink &sink, const Batch &batch,
                         const HttpResponse &response)
 {
     std::string kept = redact(response.body, sink.secrets(), 4000);
-    spi.execute("WITH gone AS (DELETE FROM pm.outbox o WHERE o.sink = $1 AND o.id = ANY ($2::bigint[])"
-                "              RETURNING o.*)"
+    spi.execute("WITH gone AS (DELETE FROM pm.outbox o WHERE o.sink = $1 AND o.id = ANY ($2::bigint[])" +
+                batch_range(5) + " RETURNING o.*)"
                 " INSERT INTO pm.outbox_dead (sink, event_id, created_at, level, event, tenant_id,"
                 "                             distinct_id, properties, status, response)"
                 " SELECT sink, event_id, created_at, level, event, tenant_id, distinct_id,"
                 "        properties, $3::int, $4 FROM gone",
-                {opt(sink.name), opt(batch.id_array()), opt(std::to_string(response.status)), opt(kept)});
+                {opt(sink.name), opt(batch.id_array()), opt(std::to_string(response.status)), opt(kept),
+                 opt(batch.oldest_us()), opt(batch.newest_us())});
     spi.execute("INSERT INTO pm.outbox_sink_state AS st (sink, dead_total, last_error)"
                 " VALUES ($1, $2::bigint, $3)"
                 " ON CONFLICT (sink) DO UPDATE"
@@ -328,16 +356,18 @@ long ship_sink(Sink &sink, long budget, PassMode mode, const Origin &origin,
                const std::function<bool()> &should_stop, bool &more_due)
 {
     long shipped = 0;
+    std::int64_t after = 0;
     while (shipped < budget && !should_stop()) {
         Batch batch;
         in_step(mode, [&] {
             SpiSession spi;
             enforce_bounds_if_due(spi, sink);
-            batch = read_batch(spi, sink);
+            batch = read_batch(spi, sink, after);
         });
         /* The worker waits for a full batch or flush_interval; a caller wants everything now. */
         if (batch.events.empty() || (mode == PassMode::own_transactions && !batch.ripe))
             break;
+        after = std::stoll(batch.ids.back());
 
         Body body;
         try {
