@@ -12,8 +12,10 @@ Outcome classify(long status)
 {
     if (status >= 200 && status < 300)
         return Outcome::delivered;
+    /* 3xx too: redirects are not followed (a POST would become a GET), and a sink URL that
+     * moved is a configuration to fix, not a batch to throw away. */
     if (status == 0 || status == 408 || status == 425 || status == 429 || status >= 500 ||
-        status < 200)
+        status < 200 || (status >= 300 && status < 400))
         return Outcome::retry;
     return Outcome::dead_letter;
 }

@@ -2,8 +2,8 @@
  * delivery.h — what the shipper does with a sink's answer, and when it tries again.
  *
  *   2xx                                   delivered: the batch leaves the outbox
- *   408, 425, 429, 5xx, no answer          retried after a capped, jittered backoff
- *   any other status (400, 401, 404, ...)  dead letter: the batch and the answer are kept
+ *   3xx, 408, 425, 429, 5xx, no answer     retried after a capped, jittered backoff
+ *   any other 4xx (400, 401, 404, ...)     dead letter: the batch and the answer are kept
  */
 #pragma once
 
