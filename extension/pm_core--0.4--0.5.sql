@@ -197,21 +197,18 @@ BEGIN
     END IF;
     DELETE FROM pm.outbox o WHERE o.sink = s.name AND o.created_at < now() - s.max_age;
     GET DIAGNOSTICS dropped = ROW_COUNT;
+    -- The max_pending-th row from the end that is kept; every row beyond it goes.
     IF s.overflow = 'drop_oldest' THEN
         SELECT o.id INTO edge FROM pm.outbox o WHERE o.sink = s.name
          ORDER BY o.id DESC OFFSET s.max_pending - 1 LIMIT 1;
-        IF edge IS NOT NULL THEN
-            DELETE FROM pm.outbox o WHERE o.sink = s.name AND o.id < edge;
-        END IF;
+        DELETE FROM pm.outbox o WHERE o.sink = s.name AND o.id < edge;
     ELSE
         SELECT o.id INTO edge FROM pm.outbox o WHERE o.sink = s.name
          ORDER BY o.id OFFSET s.max_pending - 1 LIMIT 1;
-        IF edge IS NOT NULL THEN
-            DELETE FROM pm.outbox o WHERE o.sink = s.name AND o.id > edge;
-        END IF;
+        DELETE FROM pm.outbox o WHERE o.sink = s.name AND o.id > edge;
     END IF;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    dropped := dropped + CASE WHEN edge IS NULL THEN 0 ELSE n END;
+    GET DIAGNOSTICS n = ROW_COUNT;  -- 0 when edge is NULL (within bounds): id < NULL is never true
+    dropped := dropped + n;
     IF dropped > 0 THEN
         INSERT INTO pm.outbox_sink_state AS st (sink, dropped_total) VALUES (s.name, dropped)
         ON CONFLICT ON CONSTRAINT outbox_sink_state_pkey
