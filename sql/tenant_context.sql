@@ -59,6 +59,51 @@ SELECT pg_temp.try('SET pm.missing_tenant_context = everything');
 -- pm.* is reserved for this library: a typo is an error, not a silent placeholder.
 SELECT pg_temp.try('SET pm.missing_tenant_contxt = deny');
 
+-- The value a policy's call site keeps between calls follows every change of the setting:
+-- a PL/pgSQL simple expression keeps its call site for the whole transaction, across
+-- set_context, set_config, an exception block's rollback and RESET.
+CREATE FUNCTION pg_temp.seen_by_one_call_site() RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  t uuid;
+  u uuid;
+BEGIN
+  FOR i IN 1..3 LOOP
+    PERFORM pm.set_context(('00000000-0000-0000-0000-00000000000' || i)::uuid,
+                           ('00000000-0000-0000-0000-0000000000a' || i)::uuid);
+    t := pm.rls_tenant_id();
+    u := pm.current_user_id();
+    RETURN NEXT 'set_context ' || i || ': ' || t || ' / ' || u;
+  END LOOP;
+  PERFORM set_config('app.current_tenant_id', '00000000-0000-0000-0000-000000000009', true);
+  t := pm.rls_tenant_id();
+  RETURN NEXT 'set_config: ' || t;
+  BEGIN
+    PERFORM pm.set_context('00000000-0000-0000-0000-000000000008');
+    t := pm.rls_tenant_id();
+    RETURN NEXT 'inside the block: ' || t;
+    RAISE EXCEPTION 'undo';
+  EXCEPTION WHEN raise_exception THEN
+    t := pm.rls_tenant_id();
+    RETURN NEXT 'after its rollback: ' || t;
+  END;
+  PERFORM set_config('app.current_tenant_id', '', true);
+  SET LOCAL pm.missing_tenant_context = deny;
+  t := pm.rls_tenant_id();
+  RETURN NEXT 'emptied: ' || coalesce(t::text, 'NULL');
+END
+$$;
+BEGIN;
+SELECT * FROM pg_temp.seen_by_one_call_site();
+ROLLBACK;
+-- The same within one statement: each row's call sees the value its row set.
+SELECT pm.set_context(t::uuid) IS NULL AS set, pm.rls_tenant_id()
+FROM (VALUES ('00000000-0000-0000-0000-000000000011'), ('00000000-0000-0000-0000-000000000012')) v(t);
+SELECT pm.set_context(NULL, NULL, false);
+
+-- Defined by the library: SHOW answers before anything sets them (empty: no context).
+SELECT current_setting('app.current_tenant_id') = '' AS tenant_defined_empty,
+       current_setting('app.current_user_id') = '' AS user_defined_empty;
+
 -- Function properties the planner relies on.
 SELECT proname, provolatile, proparallel, proleakproof
 FROM pg_proc

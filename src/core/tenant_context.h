@@ -11,4 +11,8 @@ extern int missing_tenant_context_setting;
 constexpr const char *kTenantSetting = "app.current_tenant_id";
 constexpr const char *kUserSetting = "app.current_user_id";
 
+/* Defines kTenantSetting and kUserSetting (from _PG_init), so the library hears of every
+ * change instead of looking the settings up by name on each policy evaluation. */
+void define_context_settings();
+
 } // namespace pm

@@ -37,6 +37,8 @@ void _PG_init(void)
         &pm::missing_tenant_context_setting, static_cast<int>(pm::MissingTenantContext::Error),
         kMissingTenantContextOptions, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
+    pm::define_context_settings();
+
     /* pm_fdw: server health in shared memory when preloaded. */
     pmfdw_init();
 
