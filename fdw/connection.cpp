@@ -12,6 +12,7 @@
  * password_required 'false' on the mapping.
  */
 #include "pm_fdw.h"
+#include "fdw/common/fdw_options.h"
 #include "fdw/common/fdw_text.h"
 
 extern "C" {
@@ -36,6 +37,8 @@ extern "C" {
 HTAB *pmfdw_connections = nullptr;
 
 namespace {
+
+char *unanswered_message(const PmFdwConn *entry);
 
 /* Copies libpq's message, scrubbed of `secret`, into palloc'd memory. */
 char *scrubbed(const char *message, const char *secret) noexcept
@@ -104,16 +107,11 @@ const char *option_value(List *options, const char *name)
     return nullptr;
 }
 
+/* The option catalogue says which options are libpq's (fdw/common/fdw_options.cpp). */
 bool is_libpq_option(const char *name)
 {
-    static const char *const kNotLibpq[] = {
-        "tier", "fetch_size", "batch_size", "on_unavailable", "retry_interval", "retry_max",
-        "updatable", "propagate_tenant", "password_required", "schema_name", "table_name",
-        "column_name", nullptr};
-    for (int i = 0; kNotLibpq[i]; ++i)
-        if (strcmp(name, kNotLibpq[i]) == 0)
-            return false;
-    return true;
+    const pm::fdw::OptionSpec *spec = pm::fdw::find_option(name);
+    return spec != nullptr && spec->libpq;
 }
 
 /*
@@ -226,6 +224,7 @@ void disconnect(PmFdwConn *entry)
     if (entry->conn)
         PQfinish(entry->conn);
     entry->conn = nullptr;
+    entry->unanswered = false;
     entry->xs.xact_depth = 0;
     entry->xs.context_sent = false;
 }
@@ -272,10 +271,11 @@ PmFdwConn *pmfdw_connect(ForeignServer *server, UserMapping *user, const PmFdwOp
     entry->propagate_tenant = opts->propagate_tenant;
     entry->retry_interval_ms = opts->retry_interval_ms;
     entry->retry_max_ms = opts->retry_max_ms;
+    entry->response_timeout_ms = opts->response_timeout_ms;
 
     if (entry->conn && entry->invalidated && entry->xs.xact_depth == 0)
         disconnect(entry);
-    if (entry->conn && PQstatus(entry->conn) == CONNECTION_BAD && entry->xs.xact_depth == 0)
+    if (entry->conn && pmfdw_conn_lost(entry) && entry->xs.xact_depth == 0)
         disconnect(entry);
 
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -341,14 +341,16 @@ PmFdwConn *pmfdw_connect(ForeignServer *server, UserMapping *user, const PmFdwOp
                                 (double) (GetCurrentTimestamp() - started) / 1000.0);
             return entry;
         }
-        if (PQstatus(entry->conn) == CONNECTION_BAD && !opened_now && attempt == 0) {
+        if (PQstatus(entry->conn) == CONNECTION_BAD && !entry->unanswered && !opened_now &&
+            attempt == 0) {
             /* A cached connection the server dropped (restart): reconnect once. */
             PQclear(res);
             disconnect(entry);
             continue;
         }
-        if (PQstatus(entry->conn) == CONNECTION_BAD) {
-            char *error = scrubbed(PQerrorMessage(entry->conn), nullptr);
+        if (pmfdw_conn_lost(entry)) {
+            char *error = entry->unanswered ? unanswered_message(entry)
+                                            : scrubbed(PQerrorMessage(entry->conn), nullptr);
             PQclear(res);
             pmfdw_health_failed(server->serverid, error, opts->retry_interval_ms,
                                 opts->retry_max_ms);
@@ -374,32 +376,90 @@ void pmfdw_sync_context(PmFdwConn *conn)
 
 namespace {
 
-/* Waits until the connection has a complete result (or is broken). */
-bool wait_ready(PmFdwConn *entry)
+/*
+ * Waits until the connection has a complete result, is broken, or has been silent for
+ * response_timeout.  A stopped (SIGSTOP) or wedged server still accepts bytes on its
+ * socket, so without the limit a caller would wait for ever.  `interruptible`: a
+ * cancel or statement_timeout of the local query raises here; abort paths pass false.
+ */
+bool wait_ready(PmFdwConn *entry, bool interruptible)
 {
     PGconn *conn = entry->conn;
+    const bool bounded = entry->response_timeout_ms > 0;
+    TimestampTz deadline = 0;
+    if (bounded)
+        deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+                                               (int) entry->response_timeout_ms);
     while (PQisBusy(conn)) {
-        int rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
-                                   PQsocket(conn), -1L, PG_WAIT_EXTENSION);
+        long wait_ms = -1L;
+        if (bounded) {
+            wait_ms = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+            if (wait_ms <= 0) {
+                entry->unanswered = true;
+                return false;
+            }
+        }
+        int rc = WaitLatchOrSocket(MyLatch,
+                                   WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH |
+                                       (bounded ? WL_TIMEOUT : 0),
+                                   PQsocket(conn), wait_ms, PG_WAIT_EXTENSION);
         if (rc & WL_LATCH_SET) {
             ResetLatch(MyLatch);
-            CHECK_FOR_INTERRUPTS();
+            if (interruptible)
+                CHECK_FOR_INTERRUPTS();
         }
         if (rc & WL_SOCKET_READABLE) {
             if (!PQconsumeInput(conn))
                 return false;
+            /* Bytes arrived: the server is alive, the limit counts from here again. */
+            if (bounded)
+                deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+                                                       (int) entry->response_timeout_ms);
         }
     }
     return true;
 }
 
+char *unanswered_message(const PmFdwConn *entry)
+{
+    return psprintf("no answer within response_timeout (%.0f ms)", entry->response_timeout_ms);
+}
+
 } // namespace
+
+bool pmfdw_conn_lost(const PmFdwConn *entry)
+{
+    return entry->conn == nullptr || entry->unanswered || PQstatus(entry->conn) == CONNECTION_BAD;
+}
 
 PGresult *pmfdw_get_result(PmFdwConn *entry)
 {
-    if (!wait_ready(entry))
-        return PQgetResult(entry->conn);
+    /* After a timeout the answer may still be in flight: report the failure once, then
+     * "no more results", so loops draining results end. */
+    if (entry->unanswered)
+        return nullptr;
+    if (!wait_ready(entry, true) && entry->unanswered)
+        return PQmakeEmptyPGresult(entry->conn, PGRES_FATAL_ERROR);
     return PQgetResult(entry->conn);
+}
+
+bool pmfdw_exec_quietly(PmFdwConn *entry, const char *sql)
+{
+    if (pmfdw_conn_lost(entry) || !PQsendQuery(entry->conn, sql))
+        return false;
+    bool ok = true;
+    for (;;) {
+        if (!wait_ready(entry, false))
+            return false;
+        PGresult *res = PQgetResult(entry->conn);
+        if (res == nullptr)
+            break;
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+            ok = false;
+        PQclear(res);
+    }
+    return ok && PQstatus(entry->conn) != CONNECTION_BAD;
 }
 
 /* All results of the command; keeps the last one (errors win). */
@@ -419,7 +479,7 @@ static PGresult *collect(PmFdwConn *entry)
             PQclear(last);
         }
         last = res;
-        if (PQstatus(entry->conn) == CONNECTION_BAD)
+        if (pmfdw_conn_lost(entry))
             break;
     }
     if (last == nullptr)
@@ -467,7 +527,7 @@ void pmfdw_stmt_release(PmFdwConn *entry, PmFdwStmt *stmt)
     if (!stmt->prepared)
         return;
     stmt->prepared = false;
-    if (entry->conn == nullptr || PQstatus(entry->conn) == CONNECTION_BAD)
+    if (pmfdw_conn_lost(entry))
         return;
     char sql[64];
     snprintf(sql, sizeof(sql), "DEALLOCATE %s", stmt->name);
@@ -484,7 +544,7 @@ void pmfdw_exec_command(PmFdwConn *entry, const char *sql)
 
 void pmfdw_report(int elevel, PGresult *res, PmFdwConn *entry, const char *sql)
 {
-    const bool lost = entry->conn == nullptr || PQstatus(entry->conn) == CONNECTION_BAD;
+    const bool lost = pmfdw_conn_lost(entry);
     char *primary = nullptr, *detail = nullptr, *hint = nullptr, *context = nullptr;
     int sqlstate = ERRCODE_CONNECTION_FAILURE;
     if (res) {
@@ -501,7 +561,9 @@ void pmfdw_report(int elevel, PGresult *res, PmFdwConn *entry, const char *sql)
         hint = h ? scrubbed(h, nullptr) : nullptr;
         context = c ? scrubbed(c, nullptr) : nullptr;
     }
-    if (primary == nullptr && entry->conn)
+    if (entry->unanswered)
+        primary = unanswered_message(entry);
+    else if (primary == nullptr && entry->conn)
         primary = scrubbed(PQerrorMessage(entry->conn), nullptr);
     if (res)
         PQclear(res);

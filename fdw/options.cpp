@@ -123,6 +123,9 @@ void apply(PmFdwOptions *out, List *options)
             out->updatable = pm::fdw::parse_bool(v).value_or(out->updatable);
         else if (strcmp(n, "propagate_tenant") == 0)
             out->propagate_tenant = pm::fdw::parse_bool(v).value_or(out->propagate_tenant);
+        else if (strcmp(n, "response_timeout") == 0)
+            out->response_timeout_ms =
+                pm::fdw::parse_duration_ms(v).value_or(out->response_timeout_ms);
         else if (strcmp(n, "connect_timeout") == 0)
             out->connect_timeout_s = (int) pm::fdw::parse_int(v).value_or(out->connect_timeout_s);
         else if (strcmp(n, "tier") == 0)
@@ -142,6 +145,7 @@ void pmfdw_server_options(ForeignServer *server, PmFdwOptions *out)
     out->updatable = true;
     out->propagate_tenant = true;
     out->connect_timeout_s = 2;
+    out->response_timeout_ms = 30000.0;
     strlcpy(out->tier, server->servername, sizeof(out->tier));
     apply(out, server->options);
     if (out->retry_max_ms < out->retry_interval_ms)

@@ -45,7 +45,8 @@ struct PmFdwOptions {
     bool updatable;
     bool propagate_tenant;
     int connect_timeout_s;
-    char tier[NAMEDATALEN]; /* 'tier' option, else the server name */
+    double response_timeout_ms; /* 0: wait for an answer as long as it takes */
+    char tier[NAMEDATALEN];     /* 'tier' option, else the server name */
 };
 
 void pmfdw_server_options(ForeignServer *server, PmFdwOptions *out);
@@ -102,9 +103,18 @@ struct PmFdwConn {
     bool propagate_tenant;
     double retry_interval_ms;
     double retry_max_ms;
+    double response_timeout_ms;
+    /* The remote did not answer within response_timeout: the connection is unusable (a
+     * stopped or hung server) and is closed without another word to it. */
+    bool unanswered;
 };
 extern HTAB *pmfdw_connections;
 void pmfdw_disconnect(PmFdwConn *entry);
+/* Broken, closed, or unanswered: nothing more may be sent on it. */
+bool pmfdw_conn_lost(const PmFdwConn *entry);
+/* Sends `sql` and waits at most response_timeout for it, never raising (abort paths).
+ * False when it failed or did not answer; the caller then disconnects. */
+bool pmfdw_exec_quietly(PmFdwConn *entry, const char *sql);
 
 /*
  * The connection for `user` on `server`, inside a remote transaction matching the local

@@ -90,33 +90,21 @@ void pmfdw_append_xact_begin(PmFdwXactState *xs, StringInfo sql, bool propagate_
 
 namespace {
 
-/* Best effort at abort: never raises. */
+/* Best effort at abort: never raises, never waits longer than response_timeout.  A
+ * statement still running remotely is not cancelled: libpq's cancel request waits for an
+ * answer without a time limit, and a hung server never gives one.  Closing the connection
+ * ends the remote statement and transaction just as surely. */
 void abort_remote(PmFdwConn *entry, PmFdwXactState *xs, const char *sql)
 {
-    PGconn *conn = pmfdw_pgconn(entry);
-    if (conn == nullptr)
-        return;
-    if (PQstatus(conn) == CONNECTION_BAD) {
-        pmfdw_disconnect(entry);
-        return;
-    }
-    if (PQtransactionStatus(conn) == PQTRANS_ACTIVE) {
-        char errbuf[256];
-        PGcancel *cancel = PQgetCancel(conn);
-        if (cancel) {
-            PQcancel(cancel, errbuf, sizeof(errbuf));
-            PQfreeCancel(cancel);
-        }
-        PGresult *r;
-        while ((r = PQgetResult(conn)) != nullptr)
-            PQclear(r);
-    }
-    PGresult *res = PQexec(conn, sql);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (!ok || PQstatus(conn) == CONNECTION_BAD)
-        pmfdw_disconnect(entry);
     (void) xs;
+    if (pmfdw_pgconn(entry) == nullptr)
+        return;
+    if (pmfdw_conn_lost(entry) || PQtransactionStatus(pmfdw_pgconn(entry)) == PQTRANS_ACTIVE) {
+        pmfdw_disconnect(entry);
+        return;
+    }
+    if (!pmfdw_exec_quietly(entry, sql))
+        pmfdw_disconnect(entry);
 }
 
 PmFdwXactState *state_of(PmFdwConn *entry)

@@ -67,6 +67,7 @@ const std::vector<OptionSpec> kCatalogue = {
     {"on_unavailable", S | T, false, ValueKind::Enum, "error,empty", false, false},
     {"retry_interval", S, false, ValueKind::Duration, nullptr, false, false},
     {"retry_max", S, false, ValueKind::Duration, nullptr, false, false},
+    {"response_timeout", S, false, ValueKind::Duration, nullptr, false, false},
     {"updatable", S | T, false, ValueKind::Bool, nullptr, false, false},
     {"propagate_tenant", S, false, ValueKind::Bool, nullptr, false, false},
     {"schema_name", T, false, ValueKind::Text, nullptr, false, false},

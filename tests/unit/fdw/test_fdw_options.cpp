@@ -14,6 +14,7 @@ TEST(FdwOptions, AcceptsKnownOptionsInTheirPlace)
     EXPECT_TRUE(check_option("fetch_size", "500", Context::Table, false).ok());
     EXPECT_TRUE(check_option("on_unavailable", "empty", Context::Server, false).ok());
     EXPECT_TRUE(check_option("retry_interval", "250ms", Context::Server, false).ok());
+    EXPECT_TRUE(check_option("response_timeout", "30s", Context::Server, false).ok());
     EXPECT_TRUE(check_option("column_name", "x", Context::Column, false).ok());
 }
 
@@ -63,6 +64,11 @@ TEST(FdwOptions, BadValuesSayWhatWasExpected)
     EXPECT_EQ(check_option("port", "54x", Context::Server, true).verdict, Verdict::BadValue);
     EXPECT_EQ(check_option("retry_interval", "soon", Context::Server, true).verdict,
               Verdict::BadValue);
+    /* Zero would mean "a hung tier hangs every caller": not a value, say so. */
+    EXPECT_EQ(check_option("response_timeout", "0", Context::Server, true).verdict,
+              Verdict::BadValue);
+    EXPECT_EQ(check_option("response_timeout", "1s", Context::Table, true).verdict,
+              Verdict::WrongContext);
     EXPECT_EQ(check_option("updatable", "maybe", Context::Table, true).verdict, Verdict::BadValue);
     EXPECT_EQ(check_option("host", "  ", Context::Server, true).verdict, Verdict::BadValue);
 }
