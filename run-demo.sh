@@ -16,9 +16,15 @@
 #   ./run-demo.sh --report   only print the per-tenant report again
 #   ./run-demo.sh --stop     stop the demo cluster (data kept)
 #   ./run-demo.sh --destroy  stop it and delete its data directory
+#   ./run-demo.sh --outage TIER   (content, notify, olap or oltp) take one tier away on the
+#                            running demo, show what keeps working and what fails fast, bring
+#                            it back and show the platform converge again
+#   --clusters (with any of the above): one cluster per tier instead of one cluster with a
+#                            database per tier — the production shape, same SQL, same report
 #
-# PM_DEMO_DIR (default /var/lib/penguinmails-demo) holds the cluster; PM_DEMO_PORT (default
-# 55432) is the port tried first — a busy port moves the cluster to the next free one.
+# PM_DEMO_DIR (default /var/lib/penguinmails-demo) holds the cluster (--clusters:
+# PM_DEMO_DIR-clusters/<database>); PM_DEMO_PORT (default 55432) is the port tried first — a
+# busy port moves a cluster to the next free one.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,83 +39,121 @@ content_db=pm_content
 olap_db=pm_olap
 notify_db=pm_notify
 tier_dbs="$db,$content_db,$notify_db,$olap_db"
-# The outbox shipper runs as one background worker per tier database.
-preload="shared_preload_libraries = 'pg_cron,penguinmails'
-pm.outbox_databases = '$tier_dbs'"
+all_dbs=("$db" "$content_db" "$notify_db" "$olap_db")
+clusters_dir=$demo_dir-clusters
+shape=embedded   # --clusters: one cluster per tier
+
+# Where each tier database lives: one cluster for all (embedded), or a cluster each.
+dir_of() { if [[ $shape == clusters ]]; then echo "$clusters_dir/$1"; else echo "$demo_dir"; fi; }
+port_of() { cat "$(dir_of "$1")/port"; }
+cluster_dirs() {
+    if [[ $shape == clusters ]]; then printf '%s\n' "${all_dbs[@]/#/$clusters_dir/}"; else echo "$demo_dir"; fi
+}
+# The databases a cluster holds (its outbox shippers) and pg_cron's database on it.
+dbs_of_dir() { if [[ $shape == clusters ]]; then basename "$1"; else echo "$tier_dbs"; fi; }
+cron_db_of_dir() { if [[ $shape == clusters ]]; then basename "$1"; else echo "$db"; fi; }
+# Files of the run that are not a cluster's: the event sink.
+state_dir() { if [[ $shape == clusters ]]; then echo "$clusters_dir"; else echo "$demo_dir"; fi; }
+preload_of_dir() {
+    printf '%s\n' "shared_preload_libraries = 'pg_cron,penguinmails'" \
+        "pm.outbox_databases = '$(dbs_of_dir "$1")'"
+}
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'run-demo: %s\n' "$*" >&2; exit 1; }
 
-is_running() {
-    [[ -f "$demo_dir/data/postmaster.pid" ]] &&
-        pm_pg_bin pg_ctl -D "$demo_dir/data" status >/dev/null 2>&1
+is_running() {   # [cluster dir]
+    local dir=${1:-$(dir_of "$db")}
+    [[ -f "$dir/data/postmaster.pid" ]] && pm_pg_bin pg_ctl -D "$dir/data" status >/dev/null 2>&1
 }
 
-demo_port() { cat "$demo_dir/port"; }
+demo_port() { port_of "$db"; }
 
+cpsql() {   # cluster dir, psql arguments
+    local dir=$1
+    shift
+    psql -X -q -v ON_ERROR_STOP=1 -h "$dir/sock" -p "$(cat "$dir/port")" -U postgres "$@"
+}
+# psql on the cluster of the database named by -d (postgres: the cluster of $admin_db).
+admin_db=$db
 dpsql() {
-    psql -X -q -v ON_ERROR_STOP=1 -h "$demo_dir/sock" -p "$(demo_port)" -U postgres "$@"
+    local d=$db prev='' a
+    for a; do
+        [[ $prev == -d ]] && d=$a
+        prev=$a
+    done
+    [[ $d == postgres ]] && d=$admin_db
+    cpsql "$(dir_of "$d")" "$@"
 }
 
-start_cluster() {
-    if [[ ! -f "$demo_dir/data/PG_VERSION" ]]; then
-        say "Creating the cluster in $demo_dir/data"
-        rm -rf "$demo_dir"
-        mkdir -p "$demo_dir"
-        pm_initdb_configured "$demo_dir" "$db" "$preload"
+start_cluster() {   # cluster dir
+    local dir=$1
+    if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+        say "Creating the cluster in $dir/data"
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        pm_initdb_configured "$dir" "$(cron_db_of_dir "$dir")" "$(preload_of_dir "$dir")"
     fi
-    if is_running; then
-        say "Cluster already running on port $(demo_port)"
-        ensure_preloaded
-        reload_if_rebuilt
+    if is_running "$dir"; then
+        say "Cluster $dir already running on port $(cat "$dir/port")"
+        ensure_preloaded "$dir"
+        reload_if_rebuilt "$dir"
         return 0
     fi
     local port=$preferred_port
-    [[ -f "$demo_dir/port" ]] && port=$(demo_port)
+    [[ -f "$dir/port" ]] && port=$(cat "$dir/port")
     port=$(pm_free_port "$port")
-    port=$(pm_pg_start "$demo_dir" "$port")
-    printf '%s\n' "$port" >"$demo_dir/port"
-    library_sum >"$demo_dir/library.sha256"
-    say "Cluster started on port $port"
+    port=$(pm_pg_start "$dir" "$port")
+    printf '%s\n' "$port" >"$dir/port"
+    library_sum >"$dir/library.sha256"
+    say "Cluster $dir started on port $port"
+}
+start_clusters() {
+    local dir
+    while read -r dir; do start_cluster "$dir"; done < <(cluster_dirs)
 }
 
 # pm_fdw keeps each linked tier's health in shared memory when the library is preloaded
 # (so one session's failed connect spares the others); clusters made by older versions of
 # this script get the setting and a restart.
-ensure_preloaded() {
-    local have shippers
-    have=$(dpsql -d postgres -At -c "SHOW shared_preload_libraries")
-    shippers=$(dpsql -d postgres -At -c "SHOW pm.outbox_databases" 2>/dev/null || true)
-    [[ ",${have// /}," == *,penguinmails,* && $shippers == "$tier_dbs" ]] && return 0
+ensure_preloaded() {   # cluster dir
+    local dir=$1 have shippers want
+    want=$(dbs_of_dir "$dir")
+    have=$(cpsql "$dir" -d postgres -At -c "SHOW shared_preload_libraries")
+    shippers=$(cpsql "$dir" -d postgres -At -c "SHOW pm.outbox_databases" 2>/dev/null || true)
+    [[ ",${have// /}," == *,penguinmails,* && $shippers == "$want" ]] && return 0
     say "Preloading penguinmails with the outbox shippers (restart)"
-    dpsql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, penguinmails"
-    dpsql -d postgres -c "ALTER SYSTEM SET pm.outbox_databases = '$tier_dbs'"
-    restart_cluster
+    cpsql "$dir" -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, penguinmails"
+    cpsql "$dir" -d postgres -c "ALTER SYSTEM SET pm.outbox_databases = '$want'"
+    restart_cluster "$dir"
 }
 
 # The library is preloaded, so every backend runs the copy the postmaster loaded at start:
 # when the build installed a different one, restart (new functions would not be found).
 library_sum() { sha256sum "$(pg_config --pkglibdir)/penguinmails.so" | cut -d' ' -f1; }
-reload_if_rebuilt() {
-    [[ "$(cat "$demo_dir/library.sha256" 2>/dev/null)" == "$(library_sum)" ]] && return 0
+reload_if_rebuilt() {   # cluster dir
+    [[ "$(cat "$1/library.sha256" 2>/dev/null)" == "$(library_sum)" ]] && return 0
     say "The extension library changed since the cluster started (restart)"
-    restart_cluster
+    restart_cluster "$1"
 }
 
 # On its port; remembers which library build the new postmaster loaded.
-restart_cluster() {
-    pm_pg_stop "$demo_dir"
-    pm_pg_start "$demo_dir" "$(demo_port)" >/dev/null
-    library_sum >"$demo_dir/library.sha256"
+restart_cluster() {   # cluster dir
+    pm_pg_stop "$1"
+    pm_pg_start "$1" "$(cat "$1/port")" fixed >/dev/null
+    library_sum >"$1/library.sha256"
 }
 
 stop_cluster() {
-    if is_running; then
-        pm_pg_stop "$demo_dir"
-        echo "demo cluster stopped (data kept in $demo_dir)"
-    else
-        echo "demo cluster is not running"
-    fi
+    local dir any=
+    while read -r dir; do
+        if is_running "$dir"; then
+            pm_pg_stop "$dir"
+            echo "demo cluster stopped (data kept in $dir)"
+            any=1
+        fi
+    done < <(cluster_dirs)
+    [[ -n $any ]] || echo "the demo is not running"
 }
 
 build() {
@@ -129,6 +173,7 @@ build() {
 recreate_db() {
     local name=$1 ext
     shift
+    admin_db=$name
     # FORCE: pg_cron's launcher stays connected to its database (cron.database_name).
     PGOPTIONS='-c client_min_messages=warning' dpsql -d postgres \
         -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name"
@@ -146,25 +191,25 @@ start_event_sink() {
     say "Starting a local event sink on 127.0.0.1 (stands in for PostHog / Loki / an OTLP collector)"
     local port
     port=$(pm_free_port 55480)
-    : >"$demo_dir/events.log"
-    setsid nohup python3 tests/lib/http_sink.py serve "$port" "$demo_dir/events.log" \
-        >"$demo_dir/sink.out" 2>&1 </dev/null &
-    echo $! >"$demo_dir/sink.pid"
-    echo "$port" >"$demo_dir/sink.port"
+    : >"$(state_dir)/events.log"
+    setsid nohup python3 tests/lib/http_sink.py serve "$port" "$(state_dir)/events.log" \
+        >"$(state_dir)/sink.out" 2>&1 </dev/null &
+    echo $! >"$(state_dir)/sink.pid"
+    echo "$port" >"$(state_dir)/sink.port"
     for _ in $(seq 50); do
         curl -fs "http://127.0.0.1:$port/_stats" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
-    die "the event sink did not start (see $demo_dir/sink.out)"
+    die "the event sink did not start (see $(state_dir)/sink.out)"
 }
 stop_event_sink() {
-    [[ -f "$demo_dir/sink.pid" ]] && kill "$(cat "$demo_dir/sink.pid")" 2>/dev/null || true
-    rm -f "$demo_dir/sink.pid"
+    [[ -f "$(state_dir)/sink.pid" ]] && kill "$(cat "$(state_dir)/sink.pid")" 2>/dev/null || true
+    rm -f "$(state_dir)/sink.pid"
 }
 # Every event of the tier, the opt-in email_* taxonomy included, as JSON lines.
 add_event_sink() {
     dpsql -d "$1" -c "INSERT INTO pm.outbox_sinks (name, kind, url, events, flush_interval)
-                      VALUES ('demo-jsonl', 'jsonl', 'http://127.0.0.1:$(cat "$demo_dir/sink.port")/$1',
+                      VALUES ('demo-jsonl', 'jsonl', 'http://127.0.0.1:$(cat "$(state_dir)/sink.port")/$1',
                               '{*,email_*}', '200 ms')" >/dev/null
 }
 
@@ -185,7 +230,7 @@ outbox_report() {
     done
     echo
     echo "received by the sink (per tier: events, distinct event_ids, kinds):"
-    python3 - "$demo_dir/events.log" <<'PY'
+    python3 - "$(state_dir)/events.log" <<'PY'
 import collections, json, sys
 per = collections.defaultdict(list)
 for record in map(json.loads, open(sys.argv[1])):
@@ -197,7 +242,7 @@ for tier, events in sorted(per.items()):
     print(f"  {tier:<11} {len(events):5} {len({e['event_id'] for e in events}):5}  " +
           ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
 PY
-    echo "  (one JSON object per line, as a jsonl sink gets them: tail -n1 $demo_dir/events.log)"
+    echo "  (one JSON object per line, as a jsonl sink gets them: tail -n1 $(state_dir)/events.log)"
 }
 
 load_sample() {
@@ -239,7 +284,7 @@ load_content() {
     # The link's login; only the user mapping in pm_oltp keeps it.
     password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
     dpsql -d "$content_db" -v link_password="$password" -f demo/fdw_content_role.sql >/dev/null
-    dpsql -d "$db" -v content_host=127.0.0.1 -v content_port="$(demo_port)" \
+    dpsql -d "$db" -v content_host=127.0.0.1 -v content_port="$(port_of "$content_db")" \
         -v link_password="$password" -f demo/fdw_link.sql >/dev/null
 
     say "Content: a body for every email, written through the link; dictionaries; attachments"
@@ -268,7 +313,7 @@ DROP ROLE IF EXISTS :"login";
 CREATE ROLE :"login" LOGIN PASSWORD :'pw';
 SELECT format('SELECT %s(%L)', :'grant', :'login') \gexec
 SQL
-    dpsql -d "$db" -v pw="$password" -v port="$(demo_port)" -v target="$target" -v tier="$tier" \
+    dpsql -d "$db" -v pw="$password" -v port="$(port_of "$target")" -v target="$target" -v tier="$tier" \
         -v login="$login" >/dev/null <<'SQL'
 SELECT pm.link_tier(:'tier', format('host=127.0.0.1 port=%s dbname=%s', :'port', :'target'), :'login', :'pw');
 SQL
@@ -276,12 +321,14 @@ SQL
 
 # Installs the pg_cron jobs that tier database $1 lists with its function $2 (job_name,
 # schedule, command) from $db, pg_cron's database.
+# With one cluster per tier, each cluster's pg_cron runs its own tier's jobs.
 install_cron_jobs() {
-    local target=$1 list=$2 name sched cmd
-    PGOPTIONS='-c client_min_messages=warning' dpsql -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
+    local target=$1 list=$2 name sched cmd cron_db=$db
+    [[ $shape == clusters ]] && cron_db=$target
+    PGOPTIONS='-c client_min_messages=warning' dpsql -d "$cron_db" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
     dpsql -d "$target" -At -F $'\t' -c "SELECT * FROM $list()" |
         while IFS=$'\t' read -r name sched cmd; do
-            dpsql -d "$db" -v n="$name" -v s="$sched" -v c="$cmd" -v d="$target" >/dev/null \
+            dpsql -d "$cron_db" -v n="$name" -v s="$sched" -v c="$cmd" -v d="$target" >/dev/null \
                 <<<"SELECT cron.schedule_in_database(:'n', :'s', :'c', :'d')"
         done
 }
@@ -341,7 +388,7 @@ DROP ROLE IF EXISTS pm_olap_link;
 CREATE ROLE pm_olap_link LOGIN PASSWORD :'pw' IN ROLE pm_app;
 SELECT pm_oltp.grant_olap_link('pm_olap_link');
 SQL
-    dpsql -d "$olap_db" -v pw="$password" -v port="$(demo_port)" >/dev/null <<'SQL'
+    dpsql -d "$olap_db" -v pw="$password" -v port="$(port_of "$db")" >/dev/null <<'SQL'
 SELECT pm.link_tier('oltp', format('host=127.0.0.1 port=%s dbname=pm_oltp', :'port'), 'pm_olap_link', :'pw');
 SQL
     # The other direction: OLTP appends its high-risk changes (plans, roles, tenant config)
@@ -373,8 +420,11 @@ olap_report() {
     dpsql -d "$olap_db" -At -c "SELECT format('rollup lag: %s, pending keys: %s, last rollup: %s',
                                        coalesce(now() - oldest_pending, '0'), pending_keys, last_rollup)
                                 FROM pm_olap.rollup_state"
-    dpsql -d "$db" -c "SELECT jobname, database, schedule, command FROM cron.job
-                       WHERE jobname LIKE 'pm-%' ORDER BY jobname"
+    local cron_db
+    for cron_db in $( [[ $shape == clusters ]] && echo "${all_dbs[@]}" || echo "$db"); do
+        dpsql -d "$cron_db" -c "SELECT jobname, database, schedule, command FROM cron.job
+                                WHERE jobname LIKE 'pm-%' ORDER BY jobname" 2>/dev/null || true
+    done
     say "OLAP audit log (staff only): the latest records, delivered from OLTP through pm_queue"
     dpsql -d "$olap_db" -c "SELECT seq, action, coalesce(admin_user_id::text, '(system)') AS by_user, ip_address,
                                    left(old_values::text, 32) AS old_values, left(new_values::text, 60) AS new_values,
@@ -428,45 +478,177 @@ SELECT count(*) FROM pm_oltp.leads;
 SQL
 }
 
+# The one screen to look at: per tenant, each tier's answer, then every link's health.
+summary() {
+    local tid tname owner member olap notes content oltp u one
+    say "Summary: every tier, per tenant (read as pm_app with the tenant's context)"
+    as_tenant() {   # database tenant user query: the query's one value
+        dpsql -d "$1" -At -c "BEGIN" -c "SET LOCAL ROLE pm_app" \
+            -c "SELECT pm.set_context('$2'${3:+, '$3'})" -c "$4" -c "COMMIT" | grep . | tail -n 1
+    }
+    printf '%-20s | %-36s | %-9s | %-24s | %s\n' tenant "campaigns, 90 days (OLAP)" "unread" \
+        "content (stored)" "queue: sends by status (OLTP)"
+    while IFS=$'\t' read -r tid tname owner member; do
+        olap=$(as_tenant "$olap_db" "$tid" "" "SELECT format('%s: %s sent, %s%% open, %s%% reply', count(DISTINCT campaign_id),
+                              coalesce(sum(sent), 0), coalesce(round(100.0 * sum(opened_tracked) / nullif(sum(delivered), 0), 1), 0),
+                              coalesce(round(100.0 * sum(replied) / nullif(sum(delivered), 0), 1), 0))
+                FROM pm_olap.campaign_analytics WHERE day > current_date - 90")
+        notes=
+        for u in $owner $member; do
+            one=$(as_tenant "$notify_db" "$tid" "$u" "SELECT pm_notify.unread_count()")
+            notes+=${notes:+/}$one
+        done
+        content=$(as_tenant "$content_db" "$tid" "" "SELECT format('%s objects, %s', objects, pg_size_pretty(stored_bytes))
+                                                     FROM pm_content.usage('$tid')")
+        oltp=$(as_tenant "$db" "$tid" "" "SELECT coalesce(string_agg(status || ' ' || n, ', ' ORDER BY status), 'none')
+                                           FROM (SELECT status, count(*) AS n FROM pm_queue.jobs
+                                                  WHERE queue_name = 'email-sending' GROUP BY status) q")
+        printf '%-20s | %-36s | %-9s | %-24s | %s\n' "$tname" "$olap" "${notes:--}" "${content:-none}" "$oltp"
+    done < <(dpsql -d "$db" -At -F $'\t' -c "
+        SELECT t.id, t.name,
+               coalesce((SELECT user_id::text FROM pm_oltp.tenant_users WHERE tenant_id = t.id AND 'owner' = ANY (roles) ORDER BY created LIMIT 1), ''),
+               coalesce((SELECT user_id::text FROM pm_oltp.tenant_users WHERE tenant_id = t.id AND NOT 'owner' = ANY (roles) ORDER BY created LIMIT 1), '')
+        FROM pm_oltp.tenants t ORDER BY t.name")
+    echo "(unread: the owner's / another user's unread notifications)"
+    echo
+    echo "links (pm.tier_status() in each linking database; deployment: $shape):"
+    local d
+    for d in "$db" "$olap_db"; do
+        dpsql -d "$d" -At -c "SELECT format('  %-8s -> %-8s %-8s failures %s, round trip %s ms%s', current_database(), tier, state,
+                                            failures, round(round_trip_ms::numeric, 1),
+                                            CASE WHEN last_error IS NOT NULL THEN ', last error: ' || left(last_error, 60) ELSE '' END)
+                                     FROM pm.tier_status() ORDER BY tier"
+    done
+}
+
+# --outage TIER: the tier goes away on the running demo (its cluster stopped; embedded: its
+# database closed to connections and its sessions ended), the platform keeps working around
+# it, then it comes back and everything converges.
+outage() {
+    local tier=$1 tdb
+    case $tier in
+        content) tdb=$content_db ;; notify) tdb=$notify_db ;; olap) tdb=$olap_db ;; oltp) tdb=$db ;;
+        *) die "--outage takes content, notify, olap or oltp, not '$tier'" ;;
+    esac
+    local tid
+    tid=$(dpsql -d "$db" -At -c "SELECT id FROM pm_oltp.tenants ORDER BY name LIMIT 1")
+    say "Outage: taking tier '$tier' ($tdb) away"
+    if [[ $shape == clusters ]]; then
+        pm_pg_bin pg_ctl -D "$(dir_of "$tdb")/data" -m immediate -w stop >/dev/null
+        echo "cluster $(dir_of "$tdb") stopped (immediate)"
+    else
+        dpsql -d postgres -c "ALTER DATABASE $tdb ALLOW_CONNECTIONS false" \
+            -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$tdb'" >/dev/null
+        echo "database $tdb closed to connections, its sessions ended"
+    fi
+    say "What keeps working, and what fails fast (each call timed in its server)"
+    local i
+    try() {   # label database statement
+        local out
+        out=$(dpsql -d "$2" -At -v ON_ERROR_STOP=0 2>&1 <<SQL
+\\set QUIET on
+SELECT pm.set_context('$tid', NULL, false);
+\\timing on
+$3;
+SQL
+)
+        printf '  %-44s %s\n' "$1" "$(grep -E 'ERROR|^Time|^[0-9a-z]' <<<"$out" | grep -v '^$' | tr '\n' ' ' | cut -c1-110)"
+    }
+    for i in 1 2 3; do
+        [[ $tier == oltp ]] || try "OLTP write (a lead), call $i" "$db" \
+            "INSERT INTO pm_oltp.leads (tenant_id, email) VALUES ('$tid', 'outage-' || gen_random_uuid() || '@example.com') RETURNING 'inserted'"
+        [[ $tier == oltp ]] || try "content read through the link, call $i" "$db" \
+            "SELECT count(*) || ' bodies' FROM pm.resolve_content_many(ARRAY(SELECT content_storage_key FROM pm_oltp.emails WHERE tenant_id = '$tid' AND content_storage_key IS NOT NULL LIMIT 3))"
+        [[ $tier == olap ]] || try "OLAP rollup (pulls from OLTP), call $i" "$olap_db" "SELECT sum(keys) || ' keys' FROM pm_olap.rollup()"
+    done
+    [[ $tier == notify || $tier == oltp ]] || try "notification delivery" "$db" "SELECT delivered || ' delivered, ' || failed || ' retried later' FROM pm_oltp.deliver_notifications()"
+    [[ $tier == notify ]] || try "notifications read (their own tier)" "$notify_db" "SELECT count(*) || ' notifications' FROM pm_notify.notifications"
+    [[ $tier == olap ]] || try "OLAP dashboard read (its own tier)" "$olap_db" "SELECT count(*) || ' analytics rows' FROM pm_olap.campaign_analytics"
+    [[ $tier == oltp ]] || dpsql -d "$db" -At -c "SELECT format('  OLTP sees tier %s: %s, failures %s', tier, state, failures) FROM pm.tier_status()"
+
+    say "Bringing '$tier' back"
+    if [[ $shape == clusters ]]; then
+        pm_pg_start "$(dir_of "$tdb")" "$(port_of "$tdb")" fixed >/dev/null
+    else
+        dpsql -d postgres -c "ALTER DATABASE $tdb ALLOW_CONNECTIONS true" >/dev/null
+    fi
+    local start=$SECONDS
+    # The links probe again after their back-off; the deferred work then drains.
+    for _ in $(seq 60); do
+        dpsql -d "$db" -At -c "SELECT pm.set_context('$tid', NULL, false)" \
+            -c "SELECT count(*) FROM pm.resolve_content_many(ARRAY(SELECT content_storage_key FROM pm_oltp.emails
+                                                                    WHERE tenant_id = '$tid' AND content_storage_key IS NOT NULL LIMIT 1))" \
+            >/dev/null 2>&1 &&
+            dpsql -d "$olap_db" -At -c "SELECT pm_olap.rollup()" >/dev/null 2>&1 && break
+        sleep 1
+    done
+    dpsql -d "$db" -At -c "SELECT format('notification delivery: %s delivered, %s pending', delivered, pending) FROM pm_oltp.deliver_notifications(100000)"
+    dpsql -d "$olap_db" -At -c "SELECT format('OLAP verify(): %s rows differ from OLTP (0 = exact)', count(*))
+                                FROM pm_olap.verify((now() AT TIME ZONE 'UTC')::date - 90, (now() AT TIME ZONE 'UTC')::date)"
+    dpsql -d "$db" -At -c "SELECT format('OLTP sees tier %s: %s', tier, state) FROM pm.tier_status()"
+    echo "converged in $((SECONDS - start)) s"
+    summary
+}
+
 usage_hint() {
-    local port
+    local port d flag=
     port=$(demo_port)
+    [[ $shape == clusters ]] && flag=" --clusters"
     cat <<EOF
 
-==> The demo cluster keeps running
-  connect:  psql -h $demo_dir/sock -p $port -U postgres $db
+==> The demo keeps running
+  connect:  psql -h $(dir_of "$db")/sock -p $port -U postgres $db
        or:  psql -h 127.0.0.1 -p $port -U postgres $db
+EOF
+    if [[ $shape == clusters ]]; then
+        for d in "$content_db" "$notify_db" "$olap_db"; do
+            printf '            psql -h 127.0.0.1 -p %s -U postgres %s\n' "$(port_of "$d")" "$d"
+        done
+    fi
+    cat <<EOF
   as a tenant:  BEGIN; SET LOCAL ROLE pm_app; SELECT pm.set_context('<tenant uuid>'); ...; COMMIT;
-  stop:     ./run-demo.sh --stop      (or: runuser -u postgres -- $PM_PG_BINDIR/pg_ctl -D $demo_dir/data stop)
-  remove:   ./run-demo.sh --destroy
-  events:   $demo_dir/events.log (the local sink; pm.outbox_status() in each tier database)
+  a tier down:  ./run-demo.sh$flag --outage content   (or notify, olap, oltp)
+  stop:     ./run-demo.sh$flag --stop
+  remove:   ./run-demo.sh$flag --destroy
+  events:   $(state_dir)/events.log (the local sink; pm.outbox_status() in each tier database)
 EOF
 }
 
-action=run
-case ${1:-} in
-    '') ;;
-    --report) action=report ;;
-    --stop) action=stop ;;
-    --destroy) action=destroy ;;
-    -h | --help) sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) die "unknown argument '$1' (see --help)" ;;
-esac
+action=run outage_tier=
+while (($#)); do
+    case $1 in
+        --clusters) shape=clusters ;;
+        --report) action=report ;;
+        --stop) action=stop ;;
+        --destroy) action=destroy ;;
+        --outage) action=outage outage_tier=${2:-}; shift ;;
+        -h | --help) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+    shift
+done
 ((EUID == 0)) || die "run me as root (installs packages, runs the cluster as the postgres OS user)"
 
 case $action in
     stop) stop_event_sink; stop_cluster; exit 0 ;;
-    destroy) stop_event_sink; stop_cluster; rm -rf "$demo_dir"; echo "removed $demo_dir"; exit 0 ;;
+    destroy)
+        stop_event_sink; stop_cluster
+        if [[ $shape == clusters ]]; then rm -rf "$clusters_dir"; echo "removed $clusters_dir"
+        else rm -rf "$demo_dir"; echo "removed $demo_dir"; fi
+        exit 0 ;;
     report)
-        is_running || die "the demo cluster is not running: run ./run-demo.sh"
+        is_running || die "the demo is not running: run ./run-demo.sh$([[ $shape == clusters ]] && echo " --clusters")"
         report; queue_report; content_report; link_report; notify_report; olap_report; outbox_report
-        usage_hint; exit 0 ;;
+        summary; usage_hint; exit 0 ;;
+    outage)
+        is_running || die "the demo is not running: run ./run-demo.sh$([[ $shape == clusters ]] && echo " --clusters")"
+        outage "$outage_tier"; exit 0 ;;
 esac
 
 say "Installing dependencies"
 scripts/install-deps.sh
 build
-start_cluster
+start_clusters
 start_event_sink
 load_sample
 send_through_queue
@@ -480,4 +662,5 @@ link_report
 notify_report
 olap_report
 outbox_report
+summary
 usage_hint

@@ -144,9 +144,11 @@ LOOP_PIDS=()
 start_loops() {
     rm -f "$STOPFILE"
     local name c d stmt
-    o -c "TRUNCATE outage.session_stop, outage.session_log" >/dev/null
-    PGCONNECT_TIMEOUT=2 pm_psql oltp -d pm_oltp -At -c "CALL outage.reader_session('$T1')" \
-        >/dev/null 2>&1 &
+    # One long-lived session (psql reading statements as they come): it keeps its connection
+    # to the content tier, so a hung tier meets a statement on an open connection.  Each
+    # statement is its own transaction; one whose remote commit fails only prints an error.
+    session_feed | psql -X -q -At -h "$PM_CLUSTER_BASE/oltp/sock" -p "$(pm_cluster_port oltp)" \
+        -U postgres -d pm_oltp >"$PM_CLUSTER_BASE/session.out" 2>&1 &
     LOOP_PIDS+=($!)
     for name in "${!LOOP_SQL[@]}"; do
         read -r c d stmt <<<"${LOOP_SQL[$name]}"
@@ -154,9 +156,16 @@ start_loops() {
         LOOP_PIDS+=($!)
     done
 }
+session_feed() {
+    echo "SELECT pm.set_context('$T1', NULL, false);"
+    while [[ ! -e $STOPFILE ]]; do
+        echo "SELECT s || ' ' || s || ' session ' || outage.timed(\$q\$SELECT outage.read_bodies('$T1')\$q\$)
+              FROM (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS s) x;"
+        sleep 0.1
+    done
+}
 stop_loops() {
     touch "$STOPFILE"
-    o -c "INSERT INTO outage.session_stop VALUES (true)" >/dev/null 2>&1 || true
     local p
     for p in "${LOOP_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     LOOP_PIDS=()
@@ -299,8 +308,7 @@ declare -A DOWN_SEEN_BY=([oltp]=olap [content]=oltp [notify]=oltp)
 
 # The long-lived session's calls, as loop lines (its end time is not kept: start twice).
 merge_session_log() {
-    o -c "SELECT start_ms || ' ' || start_ms || ' session ' || answer FROM outage.session_log ORDER BY start_ms" \
-        >>"$LOOPLOG" 2>/dev/null || true
+    grep -E '^[0-9]+ [0-9]+ session ' "$PM_CLUSTER_BASE/session.out" >>"$LOOPLOG" || true
 }
 
 # Checks the loop log of the window [from, to) for one outage; prints the "kept working"
@@ -332,12 +340,17 @@ judge() {   # tier mode from to
             "$(awk '$6 > 1500' <<<"$fails" | wc -l)" 0
         echo "$(head -n 1 <<<"$fails" | cut -d' ' -f6)" >"$PM_CLUSTER_BASE/first-ms"
     done
+    local median
     for name in ${FAST[$tier]}; do
         calls=$(awk -v f="$from" -v t="$to" -v n="$name" '$3 == n && $1 >= f && $1 < t' "$LOOPLOG")
-        # ok lines carry the time in field 5, err lines in field 6.
-        slow=$(tail -n +2 <<<"$calls" | awk '{ ms = ($4 == "ok") ? $5 : $6 } ms > 50 { n++ } END { print n + 0 }')
-        check_match "$label: $name, which retries what failed, stayed fast after its first call (slow: $slow, one probe allowed)" \
-            "$slow" '^[01]$'
+        # ok lines carry the time in field 5, err lines in field 6.  A pass handles a batch of
+        # jobs, each failing fast: the median pass is what the callers pay, and it must stay
+        # well below the 1 s timeout each job would pay without the shared health (250 ms:
+        # a pass is a few statements, slower on a loaded machine than one failing call).
+        median=$(tail -n +2 <<<"$calls" | awk '{ print ($4 == "ok") ? $5 : $6 }' | sort -g |
+                 awk '{ v[NR] = $1 } END { print (NR == 0) ? 0 : v[int((NR + 1) / 2)] }')
+        check_match "$label: $name, which retries what failed, stayed fast after its first call (median $median ms)" \
+            "$(awk -v m="$median" 'BEGIN { print (m <= 250) ? "fast" : "slow" }')" '^fast$'
     done
     echo "$kept loops, $kept_calls calls ok" >"$PM_CLUSTER_BASE/kept"
 }

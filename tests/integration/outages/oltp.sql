@@ -126,20 +126,3 @@ BEGIN
     RETURN total;
 END $$;
 
--- The same reads from one long-lived session, which keeps its connection to the content
--- tier across calls: a hung tier is then met by a statement on an open connection (bounded
--- by response_timeout), not by a new connect (bounded by connect_timeout).  Runs until
--- outage.session_stop says so, one committed log row per call.
-CREATE TABLE outage.session_stop (stop boolean NOT NULL);
-CREATE TABLE outage.session_log (start_ms bigint NOT NULL, answer text NOT NULL);
-CREATE PROCEDURE outage.reader_session(t uuid) LANGUAGE plpgsql AS $$
-BEGIN
-    LOOP
-        EXIT WHEN EXISTS (SELECT 1 FROM outage.session_stop WHERE stop);
-        INSERT INTO outage.session_log
-        VALUES ((extract(epoch FROM clock_timestamp()) * 1000)::bigint,
-                outage.timed(format('SELECT outage.read_bodies(%L)', t)));
-        COMMIT;
-        PERFORM pg_sleep(0.1);
-    END LOOP;
-END $$;
