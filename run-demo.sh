@@ -181,6 +181,10 @@ recreate_db() {
         PGOPTIONS='-c client_min_messages=warning' dpsql -d "$name" -c "CREATE EXTENSION $ext CASCADE"
     done
     dpsql -d "$name" -c "SELECT pm.ensure_roles()" >/dev/null
+    # pg_cron's own database on its cluster: every tier database when each has a cluster.
+    if [[ $name == "$(cron_db_of_dir "$(dir_of "$name")")" ]]; then
+        PGOPTIONS='-c client_min_messages=warning' dpsql -d "$name" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
+    fi
     add_event_sink "$name"
 }
 
@@ -561,7 +565,11 @@ SQL
             "SELECT count(*) || ' bodies' FROM pm.resolve_content_many(ARRAY(SELECT content_storage_key FROM pm_oltp.emails WHERE tenant_id = '$tid' AND content_storage_key IS NOT NULL LIMIT 3))"
         [[ $tier == olap ]] || try "OLAP rollup (pulls from OLTP), call $i" "$olap_db" "SELECT sum(keys) || ' keys' FROM pm_olap.rollup()"
     done
-    [[ $tier == notify || $tier == oltp ]] || try "notification delivery" "$db" "SELECT delivered || ' delivered, ' || failed || ' retried later' FROM pm_oltp.deliver_notifications()"
+    # A notification produced while its tier is away waits in the queue, then arrives once.
+    [[ $tier == oltp ]] || try "a notification produced (queued in OLTP)" "$db" \
+        "SELECT 'job ' || pm_oltp.enqueue_notification(jsonb_build_object('kind', 'notification', 'tenant_id', '$tid',
+                'user_id', NULL, 'type', 'outage.drill', 'title', 'Outage drill', 'message', 'Tier $tier was away'), '$tid')"
+    [[ $tier == oltp ]] || try "notification delivery" "$db" "SELECT delivered || ' delivered, ' || failed || ' retried later' FROM pm_oltp.deliver_notifications()"
     [[ $tier == notify ]] || try "notifications read (their own tier)" "$notify_db" "SELECT count(*) || ' notifications' FROM pm_notify.notifications"
     [[ $tier == olap ]] || try "OLAP dashboard read (its own tier)" "$olap_db" "SELECT count(*) || ' analytics rows' FROM pm_olap.campaign_analytics"
     [[ $tier == oltp ]] || dpsql -d "$db" -At -c "SELECT format('  OLTP sees tier %s: %s, failures %s', tier, state, failures) FROM pm.tier_status()"
@@ -574,15 +582,23 @@ SQL
     fi
     local start=$SECONDS
     # The links probe again after their back-off; the deferred work then drains.
-    for _ in $(seq 60); do
+    local delivered=0 pending up ok
+    for _ in $(seq 120); do
+        ok=1
         dpsql -d "$db" -At -c "SELECT pm.set_context('$tid', NULL, false)" \
             -c "SELECT count(*) FROM pm.resolve_content_many(ARRAY(SELECT content_storage_key FROM pm_oltp.emails
                                                                     WHERE tenant_id = '$tid' AND content_storage_key IS NOT NULL LIMIT 1))" \
-            >/dev/null 2>&1 &&
-            dpsql -d "$olap_db" -At -c "SELECT pm_olap.rollup()" >/dev/null 2>&1 && break
+            >/dev/null 2>&1 || ok=
+        dpsql -d "$olap_db" -At -c "SELECT pm_olap.rollup()" >/dev/null 2>&1 || ok=
+        read -r n pending < <(dpsql -d "$db" -At -F ' ' -c "SELECT delivered, pending FROM pm_oltp.deliver_notifications(100000)" 2>/dev/null || echo "0 x")
+        delivered=$((delivered + ${n:-0}))
+        [[ $pending == 0 ]] || ok=
+        up=$(dpsql -d "$db" -At -c "SELECT count(*) FILTER (WHERE state <> 'up') FROM pm.tier_status()" 2>/dev/null || echo x)
+        [[ $up == 0 ]] || ok=
+        [[ -n $ok ]] && break
         sleep 1
     done
-    dpsql -d "$db" -At -c "SELECT format('notification delivery: %s delivered, %s pending', delivered, pending) FROM pm_oltp.deliver_notifications(100000)"
+    echo "notification delivery after the outage: $delivered delivered, ${pending:-?} pending"
     dpsql -d "$olap_db" -At -c "SELECT format('OLAP verify(): %s rows differ from OLTP (0 = exact)', count(*))
                                 FROM pm_olap.verify((now() AT TIME ZONE 'UTC')::date - 90, (now() AT TIME ZONE 'UTC')::date)"
     dpsql -d "$db" -At -c "SELECT format('OLTP sees tier %s: %s', tier, state) FROM pm.tier_status()"

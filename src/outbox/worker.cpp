@@ -142,5 +142,9 @@ void pm_outbox_worker_main(Datum)
         }
     }
     ereport(LOG, (errmsg("outbox shipper in database \"%s\" stopped", dbname)));
-    proc_exit(0);
+    /* Exit code 1: the postmaster starts the worker again after bgw_restart_time.  SIGTERM
+     * also comes from pg_terminate_backend() and from DROP DATABASE ... WITH (FORCE) of a
+     * database that is then created again; exiting 0 would end shipping until a restart.
+     * At shutdown the postmaster restarts nothing either way. */
+    proc_exit(1);
 }
