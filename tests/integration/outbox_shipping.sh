@@ -267,6 +267,19 @@ check "every committed event arrived, none lost" \
     "$(q -c "CREATE TEMP TABLE got (event_id uuid)" -c "COPY got FROM STDIN" -c \
         "SELECT count(*) FROM committed c WHERE NOT EXISTS (SELECT 1 FROM got g WHERE g.event_id = c.event_id)" <<<"$(ids jsonl)" | tail -1)" 0
 
+# pg_terminate_backend (as DROP DATABASE ... WITH (FORCE) does) is not a shutdown: the
+# worker comes back by itself and ships what was logged meanwhile.
+worker=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pm outbox shipper'")
+q -c "SELECT pg_terminate_backend($worker)" >/dev/null
+q -c "SELECT pm.log_event('after_terminate') FROM generate_series(1, 3)" >/dev/null
+for _ in $(seq 100); do
+    new=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pm outbox shipper'" 2>/dev/null || true)
+    [[ -n $new && $new != "$worker" ]] && break
+    sleep 0.2
+done
+check_match "a terminated worker is started again" "${new:-none} (was $worker)" '^[0-9]+ '
+check "... and ships what was logged meanwhile" "$(wait_for "SELECT pending FROM pm.outbox_status() WHERE sink = 'jsonl'" 0)" 0
+
 mode jsonl hang
 q -c "SELECT pm.log_event('load_stop') FROM generate_series(1, 5)" >/dev/null
 sleep 1
