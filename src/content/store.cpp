@@ -187,7 +187,7 @@ Datum put_body(FunctionCallInfo fcinfo)
         plain && parts.headers ? body[3] : (Datum) 0,
         Int32GetDatum(static_cast<int32>(raw_size)),
         expires ? TimestampTzGetDatum(*expires) : (Datum) 0,
-        text_datum_of(std::string_view(key).substr(key.size() - sk::kDigestHexDigits)),
+        (Datum) 0, /* content_hash: the key's digest, not repeated in the row (0.2) */
         text_datum_of(plain ? "none" : algorithm_name(dict)),
         Int32GetDatum(static_cast<int32>(plain ? raw_size : frame.size())),
         plain ? (Datum) 0 : bytea_datum(frame),
@@ -196,7 +196,7 @@ Datum put_body(FunctionCallInfo fcinfo)
     };
     const bool insert_nulls[] = {
         false, false, !(plain && parts.text), !(plain && parts.html),
-        !(plain && parts.headers), false, !expires, false, false, false, plain,
+        !(plain && parts.headers), false, !expires, true, false, false, plain,
         !(dict && !plain), !hint,
     };
 
@@ -427,7 +427,8 @@ std::string object_row_problem(TupleDesc desc, HeapTuple row)
     if (parsed.key.tenant != tenant_from_datum(tenant.value))
         return "storage_key names tenant " + tenant_text(parsed.key.tenant) + ", tenant_id is " +
                tenant_text(tenant_from_datum(tenant.value));
-    if (hash.null || text_column(hash.value) != sk::to_hex(parsed.key.digest))
+    /* NULL: the key says it (what put_body writes since 0.2); a value must agree. */
+    if (!hash.null && text_column(hash.value) != sk::to_hex(parsed.key.digest))
         return "content_hash is not the digest of storage_key";
     if (alg.null)
         return "compression_algorithm is required";
