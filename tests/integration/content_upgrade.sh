@@ -3,7 +3,8 @@
 # zstd frames, frames of a trained dictionary, attachments) read back bit for bit
 # after ALTER EXTENSION pm_content UPDATE, and a fresh install ends where the upgrade
 # does.  0.2 no longer writes content_hash into the row (the key holds the digest)
-# and indexes the digest with a hash index.
+# and indexes the digest's first 8 bytes (pm_content.digest_id); last_accessed_at stays
+# NULL until a refresh.
 # Run by tests/run (PM_ROOT, PM_TEST_LIB set) or by hand as root.
 set -euo pipefail
 
@@ -83,10 +84,16 @@ check "old rows keep their content_hash, a new row leaves it to its key" \
 check "decoded_objects shows the key's digest as content_hash for old and new rows" \
     "$(old -c "SELECT count(*) FROM pm_content.decoded_objects WHERE content_hash = split_part(storage_key, '.', 4)")" "83"
 digest=$(old -c "SELECT right(key, 64) FROM public.before_upgrade WHERE g = 0")
+by_digest="FROM pm_content.content_objects WHERE pm_content.digest_id(right(storage_key::text, 64)) = pm_content.digest_id('$digest') AND right(storage_key::text, 64) = '$digest'"
 check "the same content across tenants, by digest: both tenants' rows" \
-    "$(old -c "SELECT count(DISTINCT tenant_id) FROM pm_content.content_objects WHERE right(storage_key::text, 64) = '$digest'")" "2"
-check "that lookup uses the digest's hash index" \
-    "$(old -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT 1 FROM pm_content.content_objects WHERE right(storage_key::text, 64) = '$digest'" | grep -c content_objects_content_hash_idx)" "1"
+    "$(old -c "SELECT count(DISTINCT tenant_id) $by_digest")" "2"
+check "that lookup uses the digest index" \
+    "$(old -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT 1 $by_digest" | grep -c content_objects_content_hash_idx)" "1"
+check "digest_id: the first 16 hex digits, signed; NULL for anything else" \
+    "$(old -c "SELECT pm_content.digest_id('0000000000000001ff') || ',' || pm_content.digest_id(repeat('f', 16)) || ',' || pm_content.digest_id('8000000000000000') || ',' || (pm_content.digest_id('00000000000000') IS NULL) || ',' || (pm_content.digest_id('000000000000000G') IS NULL) || ',' || (pm_content.digest_id('ABCDEF0000000000') IS NULL)")" \
+    "1,-1,-9223372036854775808,true,true,true"
+check "a new row's last_accessed_at is NULL, decoded_objects shows created_at" \
+    "$(old -c "SELECT o.last_accessed_at IS NULL AND d.last_accessed_at = o.created_at FROM pm_content.content_objects o JOIN pm_content.decoded_objects d USING (storage_key) JOIN public.before_upgrade b ON b.key = o.storage_key WHERE b.g = 1000")" "t"
 check "pm.rls_audit() is empty after the upgrade" "$(old -c "SELECT count(*) FROM pm.rls_audit()")" "0"
 
 # A fresh install (0.1 + the upgrade chain) ends with the same schema.
