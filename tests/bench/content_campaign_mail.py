@@ -22,17 +22,11 @@ import json
 import os
 import sys
 
+from content_mixed_mail import decoded_text
 
-def decoded(part):
-    payload = part.get_payload(decode=True)
-    if payload is None:
-        return None
-    charset = part.get_content_charset() or "latin-1"
-    try:
-        text = payload.decode(charset, errors="replace")
-    except LookupError:
-        text = payload.decode("latin-1", errors="replace")
-    return text.replace("\x00", "").replace("\r\n", "\n")
+
+def unix_lines(text):
+    return None if text is None else text.replace("\r\n", "\n")
 
 
 def parts(raw):
@@ -44,9 +38,9 @@ def parts(raw):
             continue
         ctype = part.get_content_type()
         if ctype == "text/plain" and text is None and not part.get_filename():
-            text = decoded(part)
+            text = unix_lines(decoded_text(part))
         elif ctype == "text/html" and html is None and not part.get_filename():
-            html = decoded(part)
+            html = unix_lines(decoded_text(part))
         else:
             other = True
     return text, html, other
