@@ -15,17 +15,21 @@ namespace cc = pm::content;
 
 namespace {
 
-const char *const kWords[] = {"account", "update",  "meeting", "invoice", "release", "team",
-                              "product", "webinar", "offer",   "support", "network", "report",
-                              "launch",  "pricing", "partner", "feature", "privacy", "survey"};
-
-// A template: a few hundred words of its own, with links.
+// A template: a few hundred words of its own vocabulary, with links (templates share
+// only their markup).
 std::string make_template(int t)
 {
     std::mt19937_64 rng(1000 + t);
+    std::vector<std::string> words;
+    for (int w = 0; w < 24; w++) {
+        std::string word;
+        for (int c = 0; c < 4 + static_cast<int>(rng() % 6); c++)
+            word += static_cast<char>('a' + rng() % 26);
+        words.push_back(word);
+    }
     std::string s = "<html><body><p>Hi {name},</p><p>";
     for (int w = 0; w < 350; w++) {
-        s += kWords[rng() % (sizeof kWords / sizeof *kWords)];
+        s += words[rng() % words.size()];
         s += (w % 40 == 39) ? " <a href=\"https://go.example/c/{token}\">more</a></p><p>" : " ";
     }
     return s + "</p><p><a href=\"https://go.example/u/{token}\">Unsubscribe</a></p></body></html>";
