@@ -47,7 +47,10 @@ SELECT r.label, o.compression_algorithm,
                  AND o.compressed_size_bytes = octet_length(o.packed) END AS truthful,
        o.raw_size_bytes = coalesce(octet_length(r.t), 0) + coalesce(octet_length(r.h), 0)
                           + coalesce(octet_length(r.hd::text), 0) AS raw_size_right,
-       o.content_hash = split_part(r.key, '.', 4) AS hash_is_digest
+       -- 0.2: the row leaves content_hash to the key; the view shows the digest.
+       o.content_hash IS NULL
+       AND (SELECT d.content_hash FROM pm_content.decoded_objects d WHERE d.storage_key = o.storage_key)
+           = split_part(r.key, '.', 4) AS hash_is_digest
 FROM rt r JOIN pm_content.content_objects o ON o.storage_key = r.key
 ORDER BY r.label;
 

@@ -317,9 +317,6 @@ void raise_undecodable(std::string_view what, std::string_view key,
 std::string_view decode_body_payload(const StoredBody &stored)
 {
     static std::string *buffer = new std::string();
-    const std::string detail = "compression_algorithm " + std::string(stored.algorithm) + ", " +
-                               std::to_string(stored.frame.size()) + " stored bytes, raw_size_bytes " +
-                               std::to_string(stored.raw_size);
     try {
         const content::FrameInfo info = content::inspect_frame(stored.frame);
         /* The row says which codec wrote it; a frame that disagrees is damaged
@@ -347,7 +344,11 @@ std::string_view decode_body_payload(const StoredBody &stored)
                                           std::to_string(stored.raw_size));
         return payload;
     } catch (const content::CodecError &e) {
-        raise_undecodable("content object", stored.key, e, detail);
+        /* Built only here: a read of a hundred rows must not format a hundred messages. */
+        raise_undecodable("content object", stored.key, e,
+                          "compression_algorithm " + std::string(stored.algorithm) + ", " +
+                              std::to_string(stored.frame.size()) +
+                              " stored bytes, raw_size_bytes " + std::to_string(stored.raw_size));
     }
 }
 

@@ -66,12 +66,14 @@ UPDATE pm_content.content_objects
 )SQL",
                            {TEXTOID, TIMESTAMPTZOID});
 
+/* last_accessed_at stays NULL until a read or a put refreshes it: until then it is
+ * created_at, and 8 bytes less per row (0.2). */
 Statement insert_object(R"SQL(
 INSERT INTO pm_content.content_objects
     (storage_key, tenant_id, content_text, content_html, headers, raw_size_bytes, created_at,
      expires_at, last_accessed_at, content_hash, compression_algorithm, compressed_size_bytes,
      packed, dictionary_id, template_hint)
-VALUES ($1, $2, $3, $4, $5, $6, now(), $7, now(), $8, $9, $10, $11, $12, $13)
+VALUES ($1, $2, $3, $4, $5, $6, now(), $7, NULL, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (storage_key) DO NOTHING
 )SQL",
                         {TEXTOID, UUIDOID, TEXTOID, TEXTOID, JSONBOID, INT4OID, TIMESTAMPTZOID,
@@ -187,7 +189,7 @@ Datum put_body(FunctionCallInfo fcinfo)
         plain && parts.headers ? body[3] : (Datum) 0,
         Int32GetDatum(static_cast<int32>(raw_size)),
         expires ? TimestampTzGetDatum(*expires) : (Datum) 0,
-        text_datum_of(std::string_view(key).substr(key.size() - sk::kDigestHexDigits)),
+        (Datum) 0, /* content_hash: the key's digest, not repeated in the row (0.2) */
         text_datum_of(plain ? "none" : algorithm_name(dict)),
         Int32GetDatum(static_cast<int32>(plain ? raw_size : frame.size())),
         plain ? (Datum) 0 : bytea_datum(frame),
@@ -196,7 +198,7 @@ Datum put_body(FunctionCallInfo fcinfo)
     };
     const bool insert_nulls[] = {
         false, false, !(plain && parts.text), !(plain && parts.html),
-        !(plain && parts.headers), false, !expires, false, false, false, plain,
+        !(plain && parts.headers), false, !expires, true, false, false, plain,
         !(dict && !plain), !hint,
     };
 
@@ -229,7 +231,7 @@ Datum put_body(FunctionCallInfo fcinfo)
 constexpr const char *kSelectColumns = R"SQL(
 SELECT o.storage_key::text, o.tenant_id, o.content_text, o.content_html, o.headers,
        o.raw_size_bytes, o.created_at, o.expires_at, o.packed, o.compression_algorithm::text,
-       o.last_accessed_at IS NULL OR o.last_accessed_at < now() - interval '10 minutes'
+       coalesce(o.last_accessed_at, o.created_at) < now() - interval '10 minutes'
 FROM pm_content.content_objects o
 )SQL";
 
@@ -245,7 +247,7 @@ UPDATE pm_content.content_objects SET last_accessed_at = now()
  WHERE storage_key IN (
        SELECT storage_key FROM pm_content.content_objects
         WHERE storage_key = ANY ($1)
-          AND (last_accessed_at IS NULL OR last_accessed_at < now() - interval '10 minutes')
+          AND coalesce(last_accessed_at, created_at) < now() - interval '10 minutes'
           FOR UPDATE SKIP LOCKED)
 )SQL",
                      {TEXTARRAYOID});
@@ -427,7 +429,8 @@ std::string object_row_problem(TupleDesc desc, HeapTuple row)
     if (parsed.key.tenant != tenant_from_datum(tenant.value))
         return "storage_key names tenant " + tenant_text(parsed.key.tenant) + ", tenant_id is " +
                tenant_text(tenant_from_datum(tenant.value));
-    if (hash.null || text_column(hash.value) != sk::to_hex(parsed.key.digest))
+    /* NULL: the key says it (what put_body writes since 0.2); a value must agree. */
+    if (!hash.null && text_column(hash.value) != sk::to_hex(parsed.key.digest))
         return "content_hash is not the digest of storage_key";
     if (alg.null)
         return "compression_algorithm is required";

@@ -161,3 +161,58 @@ CREATE FUNCTION bench.sizes() RETURNS TABLE(variant text, bytes bigint) LANGUAGE
     UNION ALL
     SELECT 'plain pglz', pg_total_relation_size('bench.plain_pglz') + pg_total_relation_size('bench.plain_pglz_att')
 $$;
+
+-- Every relation a variant stores into, each fork: the tier's whole schema (tables,
+-- their TOAST tables and TOAST indexes, every index, sequences), or a plain table's
+-- tables with theirs.  For the growth while a part is put (bench.snap).
+CREATE FUNCTION bench.relations(variant text) RETURNS TABLE(relation text, bytes bigint)
+LANGUAGE sql AS $$
+    WITH tables AS (
+        SELECT c.oid FROM pg_class c
+        WHERE CASE WHEN variant = 'pm_content'
+                   THEN c.relnamespace = 'pm_content'::regnamespace AND c.relkind IN ('r', 'm', 'S')
+                   ELSE c.oid IN (to_regclass('bench.' || replace(variant, ' ', '_')),
+                                  to_regclass('bench.' || replace(variant, ' ', '_') || '_att')) END
+    ), rel AS (
+        SELECT t.oid, c.relname::text AS name FROM tables t JOIN pg_class c ON c.oid = t.oid
+        UNION ALL
+        SELECT i.indexrelid, ic.relname::text FROM tables t JOIN pg_index i ON i.indrelid = t.oid
+        JOIN pg_class ic ON ic.oid = i.indexrelid
+        UNION ALL
+        SELECT c.reltoastrelid, 'TOAST of ' || c.relname FROM tables t JOIN pg_class c ON c.oid = t.oid
+        WHERE c.reltoastrelid <> 0
+        UNION ALL
+        SELECT i.indexrelid, 'TOAST index of ' || c.relname FROM tables t JOIN pg_class c ON c.oid = t.oid
+        JOIN pg_index i ON i.indrelid = c.reltoastrelid
+    )
+    SELECT name, pg_relation_size(oid, 'main') + pg_relation_size(oid, 'fsm')
+                 + pg_relation_size(oid, 'vm') + pg_relation_size(oid, 'init')
+    FROM rel
+$$;
+
+CREATE TABLE bench.snap (
+    what text, variant text, round int, relation text, bytes bigint, objects bigint
+);
+CREATE FUNCTION bench.snapshot(what text, variant text, round int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    objects bigint;
+BEGIN
+    IF variant = 'pm_content' THEN
+        SELECT count(*) INTO objects FROM pm_content.content_objects;
+    ELSE
+        EXECUTE format('SELECT count(*) FROM bench.%I', replace(variant, ' ', '_')) INTO objects;
+    END IF;
+    INSERT INTO bench.snap SELECT what, variant, round, r.relation, r.bytes, objects
+    FROM bench.relations(variant) r;
+END $$;
+
+-- What the second part added, per relation and in all, per object it added.
+CREATE VIEW bench.growth AS
+SELECT a.variant, a.round, a.relation, a.bytes - coalesce(b.bytes, 0) AS bytes,
+       a.objects - bo.objects AS objects
+FROM bench.snap a
+JOIN (SELECT DISTINCT variant, round, objects FROM bench.snap WHERE what = 'before') bo
+  ON bo.variant = a.variant AND bo.round = a.round
+LEFT JOIN bench.snap b ON b.what = 'before' AND b.variant = a.variant AND b.round = a.round
+                      AND b.relation = a.relation
+WHERE a.what = 'after';

