@@ -439,6 +439,9 @@ void jobs_written_outside_api()
     if (hot_write_depth > 0)
         return;
     ensure_callbacks();
+    /* A session that never claimed or enqueued has not attached yet: without this its
+     * commit (or PREPARE) would have no hints to reset. */
+    attach();
     pending.invalidate_database = true;
 }
 

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# pm_queue and two-phase commit: a prepared transaction keeps its effect on the claim hint.
+#
+# A claim starts its index scan at its queue's claim hint (docs/queue.md), which every commit
+# that makes a job ready lowers.  A PREPARE TRANSACTION used to drop those lowerings (COMMIT
+# PREPARED runs later, in any backend), so a job it made ready behind the hint waited for the
+# 10 s full-scan safety net.  Here, with the hint advanced past priority 10 by earlier claims:
+#   1. an enqueue of a priority-10 job, prepared, a claim meanwhile (cannot see it), then
+#      COMMIT PREPARED from another session: the next claim returns that job;
+#   2. the same through enqueue_many;
+#   3. an operator's raw UPDATE (a write outside the API resets the hints) prepared and
+#      committed: the next claim returns the job it made most urgent; the same committed at
+#      once from a session that had never used the API;
+#   4. ROLLBACK PREPARED: nothing is claimed twice or lost, claims go on in order;
+#   5. an enqueue into a queue whose worker is idle (it would be NOTIFYed) can be prepared,
+#      and the worker is notified when a later enqueue commits.
+# Each step runs well inside the 10 s full-scan period, so the safety net does not find the
+# jobs; the checks fail when the prepared lowering is dropped.
+#
+# Run by tests/run (PM_ROOT, PM_TEST_LIB set) or by hand as root:
+#   PM_ROOT=$PWD PM_TEST_LIB=$PWD/tests/lib bash tests/integration/queue_two_phase.sh
+set -euo pipefail
+
+root=${PM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=tests/lib/cluster.sh
+. "${PM_TEST_LIB:-$root/tests/lib}/cluster.sh"
+# shellcheck source=tests/lib/checks.sh
+. "${PM_TEST_LIB:-$root/tests/lib}/checks.sh"
+
+PM_CLUSTER_BASE=$(mktemp -d /tmp/pmq-2pc.XXXXXX)
+chmod 0755 "$PM_CLUSTER_BASE"
+pm_cluster_start tpc postgres "max_prepared_transactions = 8" >/dev/null
+pm_cluster_use tpc q2pc
+createdb q2pc
+
+val() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+val >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION pm_queue CASCADE;
+INSERT INTO pm_queue.job_queues (name) VALUES ('tpc'), ('tpc-idle');
+SQL
+
+# Fresh backlog of five priority-100 jobs, then two claims: the first (a full scan) makes
+# the hint valid, the second advances it to (100, ..): a priority-10 job is behind it.
+backlog() {
+    val >/dev/null <<'SQL'
+TRUNCATE pm_queue.jobs, pm_queue.job_logs;
+SELECT pm_queue.enqueue('tpc', jsonb_build_object('j', 'a' || g), priority => 100,
+                        run_at => now() - interval '1 hour' + g * interval '1 s')
+  FROM generate_series(1, 5) g;
+SQL
+    val -c "SELECT count(*) FROM pm_queue.claim('{tpc}', 'w', 1)" >/dev/null
+    val -c "SELECT count(*) FROM pm_queue.claim('{tpc}', 'w', 1)" >/dev/null
+}
+claim() { val -c "SELECT string_agg(payload ->> 'j', ',') FROM pm_queue.claim('{tpc}', 'w', ${1:-1})"; }
+
+# 1. enqueue, PREPARE, a claim meanwhile, COMMIT PREPARED elsewhere.
+backlog
+val -c "BEGIN" -c "SELECT pm_queue.enqueue('tpc', '{\"j\": \"urgent\"}', priority => 10)" \
+    -c "PREPARE TRANSACTION 'q1'" >/dev/null
+check "a claim while the enqueue is prepared does not see it" "$(claim)" "a3"
+val -c "COMMIT PREPARED 'q1'" >/dev/null
+check "after COMMIT PREPARED the next claim returns the prepared priority-10 job" "$(claim)" "urgent"
+check "... then the backlog in order" "$(claim 5)" "a4,a5"
+
+# 2. enqueue_many in a prepared transaction.
+backlog
+val -c "BEGIN" \
+    -c "SELECT count(*) FROM pm_queue.enqueue_many('tpc', ARRAY['{\"j\": \"u1\"}', '{\"j\": \"u2\"}']::jsonb[], priority => 10)" \
+    -c "PREPARE TRANSACTION 'q2'" >/dev/null
+check "a claim while enqueue_many is prepared" "$(claim)" "a3"
+val -c "COMMIT PREPARED 'q2'" >/dev/null
+check "after COMMIT PREPARED the batch comes first" "$(claim 2)" "u1,u2"
+
+# 3. an operator's raw UPDATE (resets every hint of the database at commit), prepared.
+backlog
+val -c "BEGIN" -c "UPDATE pm_queue.jobs SET priority = 5 WHERE payload ->> 'j' = 'a5'" \
+    -c "PREPARE TRANSACTION 'q3'" >/dev/null
+check "a claim while the raw UPDATE is prepared" "$(claim)" "a3"
+val -c "COMMIT PREPARED 'q3'" >/dev/null
+check "after COMMIT PREPARED the job the UPDATE made most urgent comes first" "$(claim)" "a5"
+
+# ... and committed at once, by a session that never called the API before (it had not
+# attached the hints' shared memory, so its commit reset nothing).
+backlog
+val -c "UPDATE pm_queue.jobs SET priority = 5 WHERE payload ->> 'j' = 'a4'" >/dev/null
+check "a raw UPDATE from a fresh session resets the hints: its job comes first" "$(claim)" "a4"
+
+# 4. ROLLBACK PREPARED: the enqueue never happened; claims carry on in order.
+backlog
+val -c "BEGIN" -c "SELECT pm_queue.enqueue('tpc', '{\"j\": \"gone\"}', priority => 10)" \
+    -c "PREPARE TRANSACTION 'q4'" >/dev/null
+val -c "ROLLBACK PREPARED 'q4'" >/dev/null
+check "after ROLLBACK PREPARED the rest of the backlog, nothing else" "$(claim 5)" "a3,a4,a5"
+check "no prepared transaction is left" "$(val -c "SELECT count(*) FROM pg_prepared_xacts")" 0
+
+# 5. a worker of tpc-idle is idle (its claim came back empty): an enqueue would NOTIFY it, and
+#    a transaction that ran NOTIFY cannot be prepared.  The NOTIFY waits for a real commit.
+val -c "SELECT count(*) FROM pm_queue.claim('{tpc-idle}', 'w', 1)" >/dev/null
+check "an enqueue into an idle queue can be prepared" \
+    "$(val -c "BEGIN" -c "SELECT pm_queue.enqueue('tpc-idle', '{\"j\": \"p\"}') IS NOT NULL" \
+           -c "PREPARE TRANSACTION 'q5'" 2>&1 | tr '\n' ' ')" "t "
+val -c "COMMIT PREPARED 'q5'" >/dev/null
+check "... and its job is claimed after COMMIT PREPARED" \
+    "$(val -c "SELECT string_agg(payload ->> 'j', ',') FROM pm_queue.claim('{tpc-idle}', 'w', 5)")" "p"
+check "a committed enqueue still notifies the idle worker" \
+    "$(val -c "LISTEN pm_queue" -c "SELECT pm_queue.enqueue('tpc-idle', '{}') IS NOT NULL" -c "SELECT 1" 2>&1 \
+       | grep -c 'Asynchronous notification "pm_queue" with payload "tpc-idle"')" 1
+
+checks_done
