@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# pm_queue and two-phase commit: a prepared transaction keeps its effect on the claim hint.
+# pm_queue and two-phase commit: a prepared transaction keeps its effect on the claim hint;
+# and the 0.3 -> 0.4 upgrade that closes the hint's helpers.
 #
 # A claim starts its index scan at its queue's claim hint (docs/queue.md), which every commit
 # that makes a job ready lowers.  A PREPARE TRANSACTION used to drop those lowerings (COMMIT
@@ -13,7 +14,9 @@
 #      once from a session that had never used the API;
 #   4. ROLLBACK PREPARED: nothing is claimed twice or lost, claims go on in order;
 #   5. an enqueue into a queue whose worker is idle (it would be NOTIFYed) can be prepared,
-#      and the worker is notified when a later enqueue commits.
+#      and the worker is notified when a later enqueue commits;
+#   6. the upgrade 0.3 -> 0.4 closes the claim hint's helpers (42501 for pm_app) and the
+#      rewritten enqueue_many / heartbeat / complete_many work on jobs from before.
 # Each step runs well inside the 10 s full-scan period, so the safety net does not find the
 # jobs; the checks fail when the prepared lowering is dropped.
 #
@@ -106,5 +109,37 @@ check "... and its job is claimed after COMMIT PREPARED" \
 check "a committed enqueue still notifies the idle worker" \
     "$(val -c "LISTEN pm_queue" -c "SELECT pm_queue.enqueue('tpc-idle', '{}') IS NOT NULL" -c "SELECT 1" 2>&1 \
        | grep -c 'Asynchronous notification "pm_queue" with payload "tpc-idle"')" 1
+
+# 6. upgrade 0.3 -> 0.4: the helpers were executable by PUBLIC and are not any more; jobs
+#    enqueued before the upgrade are claimed, heartbeated and completed through the new
+#    C++ functions.
+createdb q2pc_up
+up() { psql -X -q -At -v ON_ERROR_STOP=1 -d q2pc_up "$@"; }
+up >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION pm_core;
+SELECT pm.ensure_roles();
+CREATE EXTENSION pm_queue VERSION '0.3';
+INSERT INTO pm_queue.job_queues (name) VALUES ('up');
+SELECT count(*) FROM pm_queue.enqueue_many('up', ARRAY['{"j": 1}', '{"j": 2}']::jsonb[]);
+SQL
+check "0.3: PUBLIC may run the hint helpers" \
+    "$(up -c "SELECT has_function_privilege('pm_app', 'pm_queue.hot_write_begin()', 'EXECUTE')")" t
+up -c "ALTER EXTENSION pm_queue UPDATE" >/dev/null
+check "ALTER EXTENSION pm_queue UPDATE reaches 0.4" \
+    "$(up -c "SELECT extversion FROM pg_extension WHERE extname = 'pm_queue'")" 0.4
+check "0.4: no role but the owner may run hot_write_begin, hot_write_end, note_ready, wake_workers" \
+    "$(up -c "SELECT count(*) FROM pg_proc p, unnest(ARRAY['pm_app', 'pm_service', 'pm_staff']) r
+              WHERE p.pronamespace = 'pm_queue'::regnamespace
+                AND p.proname IN ('hot_write_begin', 'hot_write_end', 'note_ready', 'wake_workers')
+                AND has_function_privilege(r, p.oid, 'EXECUTE')")" 0
+check "pm_app calling note_ready() after the upgrade: 42501" \
+    "$(up -v VERBOSITY=verbose -c "SET ROLE pm_app" -c "SELECT pm_queue.note_ready('up', 1, now())" 2>&1 \
+       | grep -c 'ERROR:  42501: permission denied for function note_ready')" 1
+check "jobs from before the upgrade: claimed, heartbeated, completed (enqueue_many, heartbeat, complete_many)" \
+    "$(up -c "SELECT count(*) FROM pm_queue.claim('{up}', 'w', 5)" \
+          -c "SELECT bool_and(pm_queue.heartbeat(id, 'w')) FROM pm_queue.jobs" \
+          -c "SELECT count(*) FROM pm_queue.complete_many(ARRAY(SELECT id FROM pm_queue.jobs), 'w')" \
+          -c "SELECT count(*) FROM pm_queue.enqueue_many('up', ARRAY['{}']::jsonb[])" | tr '\n' ' ')" "2 t 2 1 "
 
 checks_done
