@@ -57,31 +57,26 @@ SQL
 }
 claim() { val -c "SELECT string_agg(payload ->> 'j', ',') FROM pm_queue.claim('{tpc}', 'w', ${1:-1})"; }
 
-# 1. enqueue, PREPARE, a claim meanwhile, COMMIT PREPARED elsewhere.
-backlog
-val -c "BEGIN" -c "SELECT pm_queue.enqueue('tpc', '{\"j\": \"urgent\"}', priority => 10)" \
-    -c "PREPARE TRANSACTION 'q1'" >/dev/null
-check "a claim while the enqueue is prepared does not see it" "$(claim)" "a3"
-val -c "COMMIT PREPARED 'q1'" >/dev/null
-check "after COMMIT PREPARED the next claim returns the prepared priority-10 job" "$(claim)" "urgent"
+# On a fresh backlog: `stmt` in a transaction prepared as `gid`, a claim meanwhile (it cannot
+# see the prepared write, and advances the hint past a3), COMMIT PREPARED from another
+# session, then what the next claim of `n` jobs returns.
+prepared_step() {   # what gid stmt n expected
+    backlog
+    val -c "BEGIN" -c "$3" -c "PREPARE TRANSACTION '$2'" >/dev/null
+    check "$1: a claim while it is prepared does not see it" "$(claim)" "a3"
+    val -c "COMMIT PREPARED '$2'" >/dev/null
+    check "$1: after COMMIT PREPARED the next claim returns its jobs first" "$(claim "$4")" "$5"
+}
+
+# 1. enqueue of a priority-10 job; then the rest of the backlog in order.
+prepared_step "enqueue" q1 "SELECT pm_queue.enqueue('tpc', '{\"j\": \"urgent\"}', priority => 10)" 1 urgent
 check "... then the backlog in order" "$(claim 5)" "a4,a5"
-
-# 2. enqueue_many in a prepared transaction.
-backlog
-val -c "BEGIN" \
-    -c "SELECT count(*) FROM pm_queue.enqueue_many('tpc', ARRAY['{\"j\": \"u1\"}', '{\"j\": \"u2\"}']::jsonb[], priority => 10)" \
-    -c "PREPARE TRANSACTION 'q2'" >/dev/null
-check "a claim while enqueue_many is prepared" "$(claim)" "a3"
-val -c "COMMIT PREPARED 'q2'" >/dev/null
-check "after COMMIT PREPARED the batch comes first" "$(claim 2)" "u1,u2"
-
-# 3. an operator's raw UPDATE (resets every hint of the database at commit), prepared.
-backlog
-val -c "BEGIN" -c "UPDATE pm_queue.jobs SET priority = 5 WHERE payload ->> 'j' = 'a5'" \
-    -c "PREPARE TRANSACTION 'q3'" >/dev/null
-check "a claim while the raw UPDATE is prepared" "$(claim)" "a3"
-val -c "COMMIT PREPARED 'q3'" >/dev/null
-check "after COMMIT PREPARED the job the UPDATE made most urgent comes first" "$(claim)" "a5"
+# 2. enqueue_many.
+prepared_step "enqueue_many" q2 \
+    "SELECT count(*) FROM pm_queue.enqueue_many('tpc', ARRAY['{\"j\": \"u1\"}', '{\"j\": \"u2\"}']::jsonb[], priority => 10)" \
+    2 u1,u2
+# 3. an operator's raw UPDATE (resets every hint of the database at commit).
+prepared_step "raw UPDATE" q3 "UPDATE pm_queue.jobs SET priority = 5 WHERE payload ->> 'j' = 'a5'" 1 a5
 
 # ... and committed at once, by a session that never called the API before (it had not
 # attached the hints' shared memory, so its commit reset nothing).
