@@ -12,14 +12,16 @@
 extern "C" {
 #include "access/detoast.h"
 #include "catalog/pg_type_d.h"
-#include "commands/async.h"
 #include "mb/pg_wchar.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/tuplestore.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 PG_FUNCTION_INFO_V1(pm_queue_enqueue);
 PG_FUNCTION_INFO_V1(pm_queue_wake_workers);
+PG_FUNCTION_INFO_V1(pm_queue_enqueue_many);
 Datum pm_queue_check_rate_key(PG_FUNCTION_ARGS);
 }
 
@@ -55,6 +57,13 @@ KeptPlan existing_plan("SELECT j.id FROM pm_queue.jobs j"
                        " WHERE j.queue_name = $1 AND j.tenant_id = $2 AND j.idempotency_key = $3",
                        {TEXTOID, UUIDOID, TEXTOID});
 
+/* enqueue_many's checks and INSERT stay in plpgsql (enqueue_many_rows); it runs here inside
+ * a hot-write section, and each row carries the key the batch became ready at. */
+KeptPlan many_plan("SELECT r.id, r.ready_priority, r.ready_at"
+                   "  FROM pm_queue.enqueue_many_rows($1, $2, $3, $4, $5, $6, $7, $8) r",
+                   {TEXTOID, JSONBARRAYOID, INT4OID, TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, UUIDOID,
+                    TEXTARRAYOID});
+
 std::string timestamp_text(TimestampTz t)
 {
     std::string out;
@@ -67,8 +76,7 @@ void wake(std::string_view queue)
 {
     if (!pm::queue_shared::wake_needed(queue))
         return;
-    const std::string name(queue);
-    pm::pg_call([&] { Async_Notify("pm_queue", name.c_str()); });
+    pm::queue_shared::notify_at_commit(queue);
 }
 
 } // namespace
@@ -167,5 +175,42 @@ extern "C" Datum pm_queue_wake_workers(PG_FUNCTION_ARGS)
         if (!PG_ARGISNULL(0))
             wake(pm::to_string_view(PG_GETARG_TEXT_PP(0)));
         PG_RETURN_VOID();
+    });
+}
+
+/* enqueue_many(...): the batch form.  Ids in the order of payloads. */
+extern "C" Datum pm_queue_enqueue_many(PG_FUNCTION_ARGS)
+{
+    return pm::guarded([&]() -> Datum {
+        ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+        /* SETOF uuid: a scalar, so the executor's one-column descriptor. */
+        pm::pg_call([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
+        Datum args[8];
+        char nulls[9];
+        for (int i = 0; i < 8; i++) {
+            args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+            nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+        }
+        nulls[8] = '\0';
+        pm::SpiSession spi;
+        uint64 rows = 0;
+        {
+            pm::queue_shared::HotWrite hot;
+            rows = many_plan.run(args, nulls);
+        }
+        if (rows > 0) {
+            const std::string_view queue = pm::to_string_view(PG_GETARG_TEXT_PP(0));
+            const TimestampTz ready_at = DatumGetTimestampTz(*result_value(0, 3));
+            pm::queue_shared::lower_at_commit(queue, {DatumGetInt32(*result_value(0, 2)), ready_at});
+            if (ready_at <= GetCurrentTransactionStartTimestamp())
+                wake(queue);
+        }
+        for (uint64 r = 0; r < rows; r++) {
+            const auto id = result_value(r, 1);
+            Datum value = id ? *id : (Datum) 0;
+            bool isnull = !id;
+            pm::pg_call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull); });
+        }
+        return (Datum) 0;
     });
 }

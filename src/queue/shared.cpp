@@ -4,8 +4,12 @@
 #include "shared/boundary.h"
 
 extern "C" {
+#include "access/transam.h"
 #include "access/xact.h"
+#include "commands/async.h"
 #include "commands/trigger.h"
+#include "port/atomics.h"
+#include "storage/procarray.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -42,9 +46,25 @@ struct Slot {
     queue::HintSlot hint;
 };
 
+/* Prepared transactions whose hint changes wait for COMMIT/ROLLBACK PREPARED, which runs
+ * in whatever backend: they are parked here and applied by the first claim that finds the
+ * transaction no longer in progress (its outcome is then visible to new snapshots). */
+constexpr int kPrepared = 64;
+constexpr int kWholeDatabase = -1; /* slot of a record that invalidates every hint */
+
+struct PreparedChange {
+    bool used;
+    Oid database;
+    TransactionId xid;
+    int slot;
+    queue::HintKey key;
+};
+
 struct Shared {
-    slock_t lock; /* taking a free slot */
+    slock_t lock; /* taking a free slot; the prepared records */
     Slot slots[kSlots];
+    pg_atomic_uint32 n_prepared;
+    PreparedChange prepared[kPrepared];
 };
 
 Shared *shared = nullptr;
@@ -54,11 +74,15 @@ std::unordered_map<std::string, int> slot_cache; /* this backend's database only
 struct Pending {
     std::vector<std::pair<int, queue::HintKey>> lowers;
     std::vector<int> woken;
+    /* NOTIFYs sent at pre-commit, not when asked for: a transaction that has run NOTIFY
+     * cannot be prepared, and an enqueue should not decide whether it can. */
+    std::vector<std::string> notify;
     bool invalidate_database = false;
     void clear()
     {
         lowers.clear();
         woken.clear();
+        notify.clear();
         invalidate_database = false;
     }
 };
@@ -92,11 +116,113 @@ void apply_pending() noexcept
     }
 }
 
+void apply_change(int slot, queue::HintKey key, Oid database) noexcept
+{
+    if (slot != kWholeDatabase) {
+        Slot &s = shared->slots[slot];
+        SpinLockAcquire(&s.lock);
+        queue::lower_hint(s.hint, key);
+        SpinLockRelease(&s.lock);
+        return;
+    }
+    for (Slot &s : shared->slots) {
+        SpinLockAcquire(&s.lock);
+        if (s.used && s.database == database)
+            queue::invalidate_hint(s.hint);
+        SpinLockRelease(&s.lock);
+    }
+}
+
+/* At PRE_PREPARE: parks this transaction's pending hint changes under its xid.  False when
+ * there is no room (the caller refuses the PREPARE rather than lose them). */
+bool park_for_prepare() noexcept
+{
+    if (shared == nullptr || (pending.lowers.empty() && !pending.invalidate_database))
+        return true;
+    const TransactionId xid = GetTopTransactionIdIfAny();
+    if (!TransactionIdIsValid(xid))
+        return true; /* wrote nothing */
+    std::size_t need = pending.lowers.size() + (pending.invalidate_database ? 1 : 0);
+    bool ok = true;
+    SpinLockAcquire(&shared->lock);
+    std::size_t free_slots = 0;
+    for (const PreparedChange &p : shared->prepared)
+        free_slots += p.used ? 0 : 1;
+    if (free_slots < need) {
+        ok = false;
+    } else {
+        auto put = [&](int slot, queue::HintKey key) {
+            for (PreparedChange &p : shared->prepared) {
+                if (!p.used) {
+                    p = PreparedChange{true, MyDatabaseId, xid, slot, key};
+                    return;
+                }
+            }
+        };
+        for (const auto &[slot, key] : pending.lowers)
+            put(slot, key);
+        if (pending.invalidate_database)
+            put(kWholeDatabase, queue::kHintStart);
+        pg_atomic_add_fetch_u32(&shared->n_prepared, static_cast<uint32>(need));
+    }
+    SpinLockRelease(&shared->lock);
+    return ok;
+}
+
+/* Applies the parked changes of this database's prepared transactions that have ended.
+ * Called before a claim reads its hint, so the claim starts below a job a COMMIT PREPARED
+ * made ready; claims already under way are clamped by the lowering (claim_hint.h). */
+void settle_prepared()
+{
+    if (pg_atomic_read_u32(&shared->n_prepared) == 0)
+        return;
+    TransactionId xids[kPrepared];
+    int count = 0;
+    SpinLockAcquire(&shared->lock);
+    for (const PreparedChange &p : shared->prepared)
+        if (p.used && p.database == MyDatabaseId)
+            xids[count++] = p.xid;
+    SpinLockRelease(&shared->lock);
+    for (int i = 0; i < count; i++) {
+        bool running = true;
+        pg_call([&] { running = TransactionIdIsInProgress(xids[i]); });
+        if (running)
+            continue;
+        PreparedChange mine[kPrepared];
+        int n = 0;
+        SpinLockAcquire(&shared->lock);
+        for (PreparedChange &p : shared->prepared) {
+            if (p.used && p.database == MyDatabaseId && p.xid == xids[i]) {
+                mine[n++] = p;
+                p.used = false;
+            }
+        }
+        if (n > 0)
+            pg_atomic_sub_fetch_u32(&shared->n_prepared, static_cast<uint32>(n));
+        SpinLockRelease(&shared->lock);
+        for (int k = 0; k < n; k++)
+            apply_change(mine[k].slot, mine[k].key, mine[k].database);
+    }
+}
+
 /* Runs after the commit is visible to new snapshots (CallXactCallbacks follows
- * ProcArrayEndTransaction), which is what the hint invariant needs. */
+ * ProcArrayEndTransaction), which is what the hint invariant needs.  Nothing here owns a
+ * C++ object: ereport may leave through this frame. */
 void on_xact(XactEvent event, void *) noexcept
 {
     switch (event) {
+    case XACT_EVENT_PRE_COMMIT:
+        for (std::size_t i = 0; i < pending.notify.size(); i++)
+            Async_Notify("pm_queue", pending.notify[i].c_str());
+        break;
+    case XACT_EVENT_PRE_PREPARE:
+        if (!park_for_prepare())
+            ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                            errmsg("cannot prepare a transaction that wrote pm_queue jobs: %d prepared "
+                                   "transactions already wait to update the claim hints",
+                                   kPrepared),
+                            errhint("COMMIT PREPARED or ROLLBACK PREPARED the older ones first.")));
+        break;
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
         apply_pending();
@@ -104,8 +230,9 @@ void on_xact(XactEvent event, void *) noexcept
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
     case XACT_EVENT_PREPARE:
-        /* A prepared transaction's jobs become ready at COMMIT PREPARED, in another
-         * backend: the periodic full scan finds them. */
+        /* A prepared transaction's changes were parked at PRE_PREPARE; its NOTIFYs are
+         * dropped (workers fall back to their wait's timeout) and the idle flags stay set,
+         * so the next committing enqueue wakes them. */
         pending.clear();
         hot_write_depth = 0;
         break;
@@ -136,6 +263,7 @@ void initialise(Shared *p) noexcept
 {
     std::memset(static_cast<void *>(p), 0, sizeof(Shared));
     SpinLockInit(&p->lock);
+    pg_atomic_init_u32(&p->n_prepared, 0);
     for (Slot &s : p->slots) {
         SpinLockInit(&s.lock);
         new (&s.hint) queue::HintSlot();
@@ -153,7 +281,7 @@ Shared *attach()
             LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
             PG_TRY();
             {
-                p = static_cast<Shared *>(ShmemInitStruct("pm_queue claim hints", sizeof(Shared), &found));
+                p = static_cast<Shared *>(ShmemInitStruct("pm_queue claim hints 0.4", sizeof(Shared), &found));
                 if (!found)
                     initialise(p);
             }
@@ -220,6 +348,7 @@ int slot_for(std::string_view queue)
 
 queue::ClaimStart begin_claim(int slot)
 {
+    settle_prepared();
     const std::int64_t now = GetCurrentTimestamp();
     Slot &s = shared->slots[slot];
     SpinLockAcquire(&s.lock);
@@ -273,6 +402,15 @@ bool wake_needed(std::string_view queue)
     return idle;
 }
 
+void notify_at_commit(std::string_view queue)
+{
+    ensure_callbacks();
+    for (const std::string &q : pending.notify)
+        if (q == queue)
+            return;
+    pending.notify.emplace_back(queue);
+}
+
 void mark_idle(std::string_view queue)
 {
     const int slot = slot_for(queue);
@@ -301,6 +439,9 @@ void jobs_written_outside_api()
     if (hot_write_depth > 0)
         return;
     ensure_callbacks();
+    /* A session that never claimed or enqueued has not attached yet: without this its
+     * commit (or PREPARE) would have no hints to reset. */
+    attach();
     pending.invalidate_database = true;
 }
 

@@ -6,7 +6,9 @@
  * scan and every enqueue notifies, which is correct, only slower.
  *
  * Hint changes that depend on a commit (a job made ready, writes outside the API) are
- * queued here and applied by a transaction callback after the commit is visible.
+ * queued here and applied by a transaction callback after the commit is visible; those of
+ * a prepared transaction are parked in shared memory under its xid and applied by the
+ * first claim that finds it ended (COMMIT PREPARED runs in any backend).
  */
 #pragma once
 
@@ -29,6 +31,10 @@ void lower_at_commit(std::string_view queue, queue::HintKey key);
 /* Workers of `queue` may be waiting: true when the caller should NOTIFY (and the flag is
  * cleared when this transaction commits). */
 bool wake_needed(std::string_view queue);
+
+/* NOTIFY pm_queue (payload `queue`) when this transaction commits; never for a prepared
+ * one. */
+void notify_at_commit(std::string_view queue);
 
 /* A claim of `queue` came back short: its worker may wait for a NOTIFY next. */
 void mark_idle(std::string_view queue);

@@ -2,18 +2,27 @@
 # pm_queue benchmark (not part of the test suite).  As root, after `make install` (or let it
 # build: it runs `make install` unless --no-build):
 #
-#   tests/bench/queue_bench.sh            full run (~10 minutes)
-#   tests/bench/queue_bench.sh --quick    one round of short runs, 10^4..10^5 history (~3 minutes)
+#   tests/bench/queue_bench.sh            full run (~25 minutes)
+#   tests/bench/queue_bench.sh --quick    one round of short runs, 10^4..10^5 history (~6 minutes)
 #   options: --rounds N  --seconds S  --hold S  --no-build  --keep (keep the cluster files)
+#            --protocols simple,prepared (pgbench -M; default both)  --variants a,b,..
+#            --configs "1x1 4x1 16x1 1x100 4x100 16x100" (workers x batch)
+#            --throughput-only (skip the history and snapshot parts)
 #
 # Side by side, in one cluster and one run, interleaved (the order of the variants rotates
 # every round; the report is the median over rounds):
 #
-#   baseline   the canonical hand-written queue: one table with a (queue, status, priority,
-#              run_at) index; enqueue = INSERT; claim = BEGIN; SELECT id .. FOR UPDATE SKIP
-#              LOCKED LIMIT n; UPDATE .. SET status = 'running', lease; COMMIT; complete =
-#              DELETE.  Same guarantees as pm_queue's lease (a claim commits at once, a crashed
-#              worker's job comes back), no history kept, no tenant, no rate limits.
+#   baseline   (shown as "delete") the canonical hand-written queue: one table with a (queue,
+#              status, priority, run_at) index; enqueue = INSERT; claim = BEGIN; SELECT id ..
+#              FOR UPDATE SKIP LOCKED LIMIT n; UPDATE .. SET status = 'running', lease; COMMIT;
+#              complete = DELETE.  Same guarantees as pm_queue's lease (a claim commits at once,
+#              a crashed worker's job comes back), no history kept, no tenant, no rate limits.
+#   keeping    the same queue keeping its finished jobs: pm_queue's history columns (tenant,
+#              started/completed/failed/cancelled_at, result, error, updated_at) and complete
+#              = UPDATE .. SET status = 'completed', completed_at; an index on (queue,
+#              completed_at) for pruning later (not run during the measurement).
+#   pm_queue_nt  (only with --variants) pm_queue batch 1 without tenant_id: the job takes the
+#              default pm.current_tenant_id() (none here: a platform job).
 #   pm_queue   enqueue() / claim() / complete()  (batch 1)
 #              enqueue_many() / claim(.., n) / complete_many()  (batch 100)
 #   pm_queue+rl  the same with every job carrying rate_key 'mailbox:<id>' of 1000 mailboxes
@@ -37,8 +46,11 @@ cd "$root"
 # shellcheck source=tests/lib/cluster.sh
 . "$root/tests/lib/cluster.sh"
 
-rounds=3 seconds=5 hold=60 build=1 quick=
+rounds=3 seconds=5 hold=60 build=1 quick= extras=1
 history_sizes=(10000 100000 1000000)
+protocols=(simple prepared)
+variants=(baseline keeping pm_queue pm_queue+rl)
+configs=("1 1" "4 1" "16 1" "1 100" "4 100" "16 100")
 while (($#)); do
     case $1 in
         --quick) quick=1 rounds=1 seconds=3 hold=15 history_sizes=(10000 100000) ;;
@@ -46,8 +58,12 @@ while (($#)); do
         --seconds) seconds=$2; shift ;;
         --hold) hold=$2; shift ;;
         --no-build) build= ;;
+        --protocols) IFS=, read -r -a protocols <<<"$2"; shift ;;
+        --variants) IFS=, read -r -a variants <<<"$2"; shift ;;
+        --configs) read -r -a cfgs <<<"$2"; configs=("${cfgs[@]//x/ }"); shift ;;
+        --throughput-only) extras= ;;
         --keep) export PM_KEEP_CLUSTERS=1 ;;
-        -h | --help) sed -n '2,33s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,45s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "queue_bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -111,14 +127,32 @@ CREATE TABLE public.baseline_jobs (
     created_at   timestamptz NOT NULL DEFAULT now());
 CREATE INDEX baseline_jobs_claim_idx ON public.baseline_jobs (queue, status, priority, run_at);
 
+-- The same queue keeping finished jobs, with pm_queue's history columns (LIKE copies the
+-- primary key and the claim index).
+CREATE TABLE public.keeping_jobs (
+    LIKE public.baseline_jobs INCLUDING ALL,
+    tenant_id    uuid,
+    started_at   timestamptz,
+    completed_at timestamptz,
+    failed_at    timestamptz,
+    cancelled_at timestamptz,
+    result       jsonb,
+    error        text,
+    updated_at   timestamptz NOT NULL DEFAULT now());
+CREATE INDEX keeping_jobs_prune_idx ON public.keeping_jobs (queue, completed_at) WHERE status = 'completed';
+
 -- Puts a queue back to `n` ready jobs and nothing else.
 CREATE FUNCTION public.bench_reset(variant text, n int) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE public.baseline_jobs, pm_queue.jobs, pm_queue.job_logs, pm_queue.rate_windows;
+    TRUNCATE public.baseline_jobs, public.keeping_jobs, pm_queue.jobs, pm_queue.job_logs, pm_queue.rate_windows;
     IF variant = 'baseline' THEN
         INSERT INTO public.baseline_jobs (queue, payload)
         SELECT 'bench', jsonb_build_object('email_id', g) FROM generate_series(1, n) g;
-    ELSIF variant = 'pm_queue' THEN
+    ELSIF variant = 'keeping' THEN
+        INSERT INTO public.keeping_jobs (queue, tenant_id, payload)
+        SELECT 'bench', 'b0000000-0000-0000-0000-000000000001', jsonb_build_object('email_id', g)
+          FROM generate_series(1, n) g;
+    ELSIF variant IN ('pm_queue', 'pm_queue_nt') THEN
         PERFORM pm_queue.enqueue_many('bench',
             ARRAY(SELECT jsonb_build_object('email_id', g) FROM generate_series(1, n) g),
             tenant_id => 'b0000000-0000-0000-0000-000000000001');
@@ -149,11 +183,27 @@ UPDATE baseline_jobs SET status = 'running', locked_by = 'w' || :client_id, lock
 COMMIT;
 DELETE FROM baseline_jobs WHERE id = ANY (:ids::bigint[]);
 SQL
+for b in 1 100; do
+    if ((b == 1)); then
+        ins="INSERT INTO keeping_jobs (queue, tenant_id, payload) VALUES ('bench', 'b0000000-0000-0000-0000-000000000001', '{\"email_id\": 1}');"
+    else
+        ins="INSERT INTO keeping_jobs (queue, tenant_id, payload) SELECT 'bench', 'b0000000-0000-0000-0000-000000000001', jsonb_build_object('email_id', g) FROM generate_series(1, 100) g;"
+    fi
+    cat >"$work/keeping_$b.sql" <<SQL
+$ins
+BEGIN;
+SELECT coalesce(array_agg(id), '{}') AS ids FROM (SELECT id FROM keeping_jobs WHERE queue = 'bench' AND status = 'queued' AND run_at <= now() ORDER BY priority, run_at LIMIT $b FOR UPDATE SKIP LOCKED) s \gset
+UPDATE keeping_jobs SET status = 'running', locked_by = 'w' || :client_id, locked_until = now() + interval '60 s', attempts = attempts + 1, started_at = now(), updated_at = now() WHERE id = ANY (:ids::bigint[]) RETURNING id, payload;
+COMMIT;
+UPDATE keeping_jobs SET status = 'completed', completed_at = now(), updated_at = now(), locked_until = NULL WHERE id = ANY (:ids::bigint[]) AND status = 'running' AND locked_by = 'w' || :client_id;
+SQL
+done
 cat >"$work/pm_queue_1.sql" <<'SQL'
 SELECT pm_queue.enqueue('bench', '{"email_id": 1}', tenant_id => 'b0000000-0000-0000-0000-000000000001');
 SELECT (SELECT id FROM pm_queue.claim('{bench}', 'w' || :client_id, 1)) AS id \gset
 SELECT pm_queue.complete(:id, 'w' || :client_id);
 SQL
+sed "s/, tenant_id => '[^']*'//" "$work/pm_queue_1.sql" >"$work/pm_queue_nt_1.sql"
 cat >"$work/pm_queue_100.sql" <<'SQL'
 SELECT count(*) FROM pm_queue.enqueue_many('bench', ARRAY(SELECT jsonb_build_object('email_id', g) FROM generate_series(1, 100) g), tenant_id => 'b0000000-0000-0000-0000-000000000001');
 SELECT coalesce(array_agg(id), '{}') AS ids FROM pm_queue.claim('{bench}', 'w' || :client_id, 100) \gset
@@ -171,6 +221,13 @@ SELECT coalesce(array_agg(id), '{}') AS ids FROM pm_queue.claim('{bench_rl}', 'w
 SELECT count(*) FROM pm_queue.complete_many(:ids::uuid[], 'w' || :client_id);
 SQL
 
+# The simple protocol substitutes variables as text: the ids become quoted literals there (the
+# prepared protocol sends them as parameters).
+mkdir -p "$work/simple"
+for f in "$work"/*.sql; do
+    sed -e "s/(:ids::/(':ids'::/g" -e "s/(:id,/(':id',/g" "$f" >"$work/simple/${f##*/}"
+done
+
 # Server CPU consumed by backends that have exited (postmaster's children times, in ticks):
 # pgbench's connections end with the run, so the difference around a run is what the server
 # spent on it (plus any autovacuum worker that finished meanwhile).  Unlike jobs/s it hardly
@@ -180,62 +237,89 @@ ticks=$(getconf CLK_TCK)
 child_ticks() { awk '{ print $16 + $17 }' "/proc/$postmaster_pid/stat"; }
 
 # "jobs/s cpu-us/job" of one pgbench run; the queue is reset to the same backlog first.
-run() {   # variant workers batch seconds
-    local variant=$1 workers=$2 batch=$3 secs=$4 script tps t0 t1
+run() {   # variant workers batch seconds [protocol]
+    local variant=$1 workers=$2 batch=$3 secs=$4 protocol=${5:-prepared} script out tps t0 t1
     script=$work/${variant/+/_}_$batch.sql
+    [[ $protocol != simple ]] || script=$work/simple/${variant/+/_}_$batch.sql
     val -c "SELECT public.bench_reset('$variant', least(10000, greatest(2000, 20 * $workers * $batch)))" >/dev/null
-    val -c "VACUUM ANALYZE public.baseline_jobs, pm_queue.jobs, pm_queue.rate_windows" >/dev/null
+    val -c "VACUUM ANALYZE public.baseline_jobs, public.keeping_jobs, pm_queue.jobs, pm_queue.rate_windows" >/dev/null
     sleep 0.2
     t0=$(child_ticks)
-    tps=$(pgbench -n -M prepared -T "$secs" -c "$workers" -j "$(( workers < 4 ? workers : 4 ))" \
-              -f "$script" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+    out=$(pgbench -n -M "$protocol" -T "$secs" -c "$workers" -j "$(( workers < 4 ? workers : 4 ))" \
+              -f "$script" 2>&1) || true
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
     sleep 0.2
     t1=$(child_ticks)
-    [[ -n $tps ]] || { echo "pgbench failed for $variant w=$workers b=$batch" >&2; return 1; }
+    [[ -n $tps ]] || { echo "pgbench failed for $variant w=$workers b=$batch -M $protocol:" >&2; grep -m 3 -i "error" <<<"$out" >&2; return 1; }
     awk -v t="$tps" -v b="$batch" -v s="$secs" -v c=$((t1 - t0)) -v hz="$ticks" \
         'BEGIN { printf "%.0f %.1f\n", t * b, c / hz * 1e6 / (t * b * s) }'
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+has_script() { [[ -f $work/${1/+/_}_$2.sql ]]; }
 
 declare -A results=() cpu=()
-variants=(baseline pm_queue pm_queue+rl)
-configs=("1 1" "4 1" "16 1" "1 100" "4 100" "16 100")
 
 echo
 echo "== throughput: enqueue + claim + complete, jobs/s and server CPU-us per job (median of $rounds) =="
+echo "   protocols: ${protocols[*]}; variants: ${variants[*]}"
 for ((r = 1; r <= rounds; r++)); do
     for cfg in "${configs[@]}"; do
         read -r w b <<<"$cfg"
-        for ((k = 0; k < ${#variants[@]}; k++)); do
-            v=${variants[$(((k + r + w) % ${#variants[@]}))]}
-            read -r jobs us < <(run "$v" "$w" "$b" "$seconds")
-            results["$v|$w|$b"]+="$jobs "
-            cpu["$v|$w|$b"]+="$us "
+        for p in "${protocols[@]}"; do
+            for ((k = 0; k < ${#variants[@]}; k++)); do
+                v=${variants[$(((k + r + w) % ${#variants[@]}))]}
+                has_script "$v" "$b" || continue
+                read -r jobs us < <(run "$v" "$w" "$b" "$seconds" "$p")
+                results["$v|$p|$w|$b"]+="$jobs "
+                cpu["$v|$p|$w|$b"]+="$us "
+            done
         done
     done
     echo "  round $r/$rounds done ($((SECONDS - started)) s)"
 done
 
-printf '\n%-7s %-5s | %9s %9s %11s | %8s %7s | %12s %12s %12s | %9s\n' workers batch \
-    baseline pm_queue "pm_queue+rl" "pmq/base" "rl/pmq" "cpu-us base" "cpu-us pmq" "cpu-us rl" "cpu ratio"
-for cfg in "${configs[@]}"; do
-    read -r w b <<<"$cfg"
+med() {   # results|cpu key -> median or empty
+    local -n arr=$1
+    [[ -n ${arr[$2]:-} ]] || { echo; return; }
     # shellcheck disable=SC2086
-    base=$(median ${results["baseline|$w|$b"]}); ours=$(median ${results["pm_queue|$w|$b"]})
-    # shellcheck disable=SC2086
-    rl=$(median ${results["pm_queue+rl|$w|$b"]})
-    # shellcheck disable=SC2086
-    cb=$(median ${cpu["baseline|$w|$b"]}); co=$(median ${cpu["pm_queue|$w|$b"]})
-    # shellcheck disable=SC2086
-    cr=$(median ${cpu["pm_queue+rl|$w|$b"]})
-    awk -v w="$w" -v b="$b" -v x="$base" -v y="$ours" -v z="$rl" -v cb="$cb" -v co="$co" -v cr="$cr" 'BEGIN {
-        printf "%-7s %-5s | %9.0f %9.0f %11.0f | %7.2fx %6.0f%% | %12.1f %12.1f %12.1f | %8.2fx\n",
-               w, b, x, y, z, y / x, 100 * z / y, cb, co, cr, cb / co }'
+    median ${arr[$2]}
+}
+for p in "${protocols[@]}"; do
+    echo
+    echo "-- pgbench -M $p --"
+    printf '%-7s %-5s |' workers batch
+    for v in "${variants[@]}"; do printf ' %11s' "${v/baseline/delete}"; done
+    printf ' | %8s %8s %7s |' "pmq/del" "pmq/keep" "rl/pmq"
+    for v in "${variants[@]}"; do printf ' %9s' "cpu ${v/baseline/del}"; done
+    printf '\n'
+    for cfg in "${configs[@]}"; do
+        read -r w b <<<"$cfg"
+        printf '%-7s %-5s |' "$w" "$b"
+        for v in "${variants[@]}"; do
+            x=$(med results "$v|$p|$w|$b"); printf ' %11s' "${x:--}"
+        done
+        del=$(med results "baseline|$p|$w|$b"); keep=$(med results "keeping|$p|$w|$b")
+        ours=$(med results "pm_queue|$p|$w|$b"); rl=$(med results "pm_queue+rl|$p|$w|$b")
+        awk -v d="$del" -v k="$keep" -v o="$ours" -v r="$rl" 'BEGIN {
+            printf " | %8s %8s %7s |", (d && o) ? sprintf("%.2fx", o / d) : "-",
+                   (k && o) ? sprintf("%.2fx", o / k) : "-", (r && o) ? sprintf("%.0f%%", 100 * r / o) : "-" }'
+        for v in "${variants[@]}"; do
+            x=$(med cpu "$v|$p|$w|$b"); printf ' %9s' "${x:--}"
+        done
+        printf '\n'
+    done
 done
-echo "pmq/base, rl/pmq: jobs/s ratios (targets >= 1.5x and >= 80%); cpu ratio = baseline cpu-us/job over pm_queue's"
+echo "pmq/del, pmq/keep: pm_queue jobs/s over the deleting / keeping queue's (targets: batch 1 >= 1.0x / 1.5x,"
+echo "batch 100 >= 0.8x / 1.5x); rl/pmq: rate-limited over unlimited (target >= 80%); cpu: server CPU-us per job"
 echo "raw jobs/s per round:"
-for key in "${!results[@]}"; do printf '  %-22s %s\n' "$key" "${results[$key]}"; done | sort
+for key in "${!results[@]}"; do printf '  %-30s %s\n' "$key" "${results[$key]}"; done | sort
+
+if [[ -z $extras ]]; then
+    echo
+    echo "total $((SECONDS - started)) s; log: $log"
+    exit 0
+fi
 
 # --- claim latency against history ----------------------------------------------------------
 echo
