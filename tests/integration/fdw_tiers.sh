@@ -11,7 +11,7 @@
 #      sends 1 (batches of 300: 4), with the results of the same join done locally
 #   5. commit / rollback / savepoints reach the remote; UPDATE, DELETE; foreign partition
 #   6. outage: first call fails within connect_timeout (08006 naming the tier), later
-#      calls < 10 ms, 'empty' mode gives zero rows + WARNING, OLTP keeps working,
+#      calls < 100 ms, 'empty' mode gives zero rows + WARNING, OLTP keeps working,
 #      tier_status() says down, the link recovers by itself after restart
 #   7. passwords never in errors, server logs or tier_status(); non-superusers cannot
 #      use file options or redirect hosts; bad options get clear errors
@@ -287,7 +287,8 @@ check_match "first call after the stop: 08006 naming the tier" "$first" '^08006\
 check "first call within connect_timeout (2 s)" "$(( $(cut -d'|' -f2 <<<"$first" | cut -d. -f1) < 2500 ))" "1"
 later=$(o -c "SELECT timed('$Q')")   # another session: shared health
 check_match "later call (another session) fails fast with 08006" "$later" '^08006\|'
-check "later call < 10 ms" "$(awk -v ms="$(cut -d'|' -f2 <<<"$later")" 'BEGIN { print (ms < 10) ? 1 : 0 }')" "1"
+# Typically < 1 ms; the bound leaves room for a loaded machine (it measured 10-40 ms there).
+check "later call < 100 ms" "$(awk -v ms="$(cut -d'|' -f2 <<<"$later")" 'BEGIN { print (ms < 100) ? 1 : 0 }')" "1"
 empty=$(o -c "ALTER FOREIGN TABLE pm_content_link.fdw_probe OPTIONS (ADD on_unavailable 'empty')" -c "$Q" 2>&1)
 check_match "'empty' mode: zero rows with a WARNING" "$empty" 'WARNING:  tier "content" is unavailable: returning no rows'
 check "'empty' mode: the count is 0" "$(tail -n 1 <<<"$empty")" "0"
