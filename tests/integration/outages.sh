@@ -26,6 +26,8 @@ PM_TEST_LIB=${PM_TEST_LIB:-$PM_ROOT/tests/lib}
 . "$PM_TEST_LIB/cluster.sh"
 # shellcheck source=tests/lib/checks.sh
 . "$PM_TEST_LIB/checks.sh"
+# shellcheck source=tests/lib/sink.sh
+. "$PM_TEST_LIB/sink.sh"
 
 here=$PM_ROOT/tests/integration/outages
 OUTAGE_S=${PM_OUTAGE_SECONDS:-4}
@@ -47,16 +49,7 @@ pm_cluster_start queue postgres "$(conf pm_queue)" >/dev/null
 # --- the external-logging sink ---------------------------------------------------------------
 SINK_PORT=$(pm_free_port)
 SINK_LOG=$PM_CLUSTER_BASE/sink.log
-start_sink() {
-    python3 "$PM_TEST_LIB/http_sink.py" serve "$SINK_PORT" "$SINK_LOG" >>"$PM_CLUSTER_BASE/sink.out" 2>&1 &
-    echo $! >"$PM_CLUSTER_BASE/sink.pid"
-    for _ in $(seq 50); do
-        curl -fs "http://127.0.0.1:$SINK_PORT/_stats" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "the sink did not start" >&2
-    return 1
-}
+start_sink() { pm_sink_start "$SINK_PORT" "$SINK_LOG" "$PM_CLUSTER_BASE/sink.pid" "$PM_CLUSTER_BASE/sink.out"; }
 start_sink
 pm_on_exit "kill -CONT \$(cat $PM_CLUSTER_BASE/sink.pid) 2>/dev/null; kill \$(cat $PM_CLUSTER_BASE/sink.pid) 2>/dev/null || true"
 

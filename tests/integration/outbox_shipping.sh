@@ -23,6 +23,8 @@ PM_TEST_LIB=${PM_TEST_LIB:-$PM_ROOT/tests/lib}
 . "$PM_TEST_LIB/cluster.sh"
 # shellcheck source=tests/lib/checks.sh
 . "$PM_TEST_LIB/checks.sh"
+# shellcheck source=tests/lib/sink.sh
+. "$PM_TEST_LIB/sink.sh"
 
 SECRET_KEY='phc_Sekret-Key-4242'
 SECRET_PW='Hunter2-Basic-Pw'
@@ -41,15 +43,8 @@ start_sink() {  # name
     local name=$1 port
     port=$(pm_free_port)
     SINK_PORT[$name]=$port
-    python3 "$PM_TEST_LIB/http_sink.py" serve "$port" "$PM_CLUSTER_BASE/sink-$name.log" \
-        >"$PM_CLUSTER_BASE/sink-$name.out" 2>&1 &
-    echo $! >"$PM_CLUSTER_BASE/sink-$name.pid"
-    for _ in $(seq 50); do
-        curl -fs "http://127.0.0.1:$port/_stats" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "sink $name did not start" >&2
-    return 1
+    pm_sink_start "$port" "$PM_CLUSTER_BASE/sink-$name.log" "$PM_CLUSTER_BASE/sink-$name.pid" \
+        "$PM_CLUSTER_BASE/sink-$name.out"
 }
 stop_sink() { kill "$(cat "$PM_CLUSTER_BASE/sink-$1.pid")" 2>/dev/null || true; wait "$(cat "$PM_CLUSTER_BASE/sink-$1.pid")" 2>/dev/null || true; }
 mode() { curl -fs "http://127.0.0.1:${SINK_PORT[$1]}/_mode?answer=$2${3:+&times=$3}" >/dev/null; }
