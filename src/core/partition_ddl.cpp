@@ -70,14 +70,11 @@ void lock_with_retry(Oid rel, const std::string &rel_name, LOCKMODE mode, const 
                      " ms");
 }
 
-/* Errors that mean "the table was busy, changed under us or refused the move": the step is
- * skipped and the next run tries again.  Anything else is a real error and propagates. */
+/* Errors that mean "the table was busy or changed under us": the step is skipped and the
+ * next run tries again.  Anything else is a real error and propagates. */
 bool is_transient(int sqlstate)
 {
-    /* 42501 too: a table that refuses to let its rows leave the default (an append-only
-     * log's trigger) must not stop the maintenance of every other set. */
     return sqlstate == ERRCODE_LOCK_NOT_AVAILABLE || sqlstate == ERRCODE_T_R_DEADLOCK_DETECTED ||
-           sqlstate == ERRCODE_INSUFFICIENT_PRIVILEGE ||
            sqlstate == ERRCODE_CHECK_VIOLATION || sqlstate == ERRCODE_OBJECT_IN_USE ||
            sqlstate == ERRCODE_T_R_SERIALIZATION_FAILURE;
 }
@@ -139,23 +136,6 @@ WHERE p.polrelid = $1::pg_catalog.oid
 ORDER BY p.polname
 )SQL";
 
-/* The parent's statement-level triggers (a guard such as "no TRUNCATE" on an append-only
- * table) as statements for the partition, with their enabled state: a statement that names a
- * partition directly fires the partition's triggers, not the parent's.  Row triggers are
- * cloned by PostgreSQL itself. */
-constexpr const char *kTriggersQuery = R"SQL(
-SELECT pg_catalog.replace(pg_catalog.pg_get_triggerdef(t.oid), ' ON ' || $3 || ' ', ' ON ' || $2 || ' ')
-       || CASE t.tgenabled
-              WHEN 'A' THEN pg_catalog.format('; ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', $2, t.tgname)
-              WHEN 'R' THEN pg_catalog.format('; ALTER TABLE %s ENABLE REPLICA TRIGGER %I', $2, t.tgname)
-              WHEN 'D' THEN pg_catalog.format('; ALTER TABLE %s DISABLE TRIGGER %I', $2, t.tgname)
-              ELSE '' END
-FROM pg_catalog.pg_trigger t
-WHERE t.tgrelid = $1::pg_catalog.oid AND NOT t.tgisinternal AND t.tgparentid = 0
-  AND (t.tgtype & 1) = 0
-ORDER BY t.tgname
-)SQL";
-
 std::vector<std::string> column_texts(SpiSession &spi, const std::string &sql,
                                       const std::vector<std::optional<std::string>> &params)
 {
@@ -167,8 +147,7 @@ std::vector<std::string> column_texts(SpiSession &spi, const std::string &sql,
     return out;
 }
 
-/* Owner, grants, RLS switches, policies and statement triggers of the parent, on a new
- * (unattached) table. */
+/* Owner, grants, RLS switches and policies of the parent, on a new (unattached) table. */
 void copy_parent_properties(SpiSession &spi, const ParentFacts &parent, const std::string &child)
 {
     const std::string parent_oid = std::to_string(parent.oid);
@@ -181,9 +160,6 @@ void copy_parent_properties(SpiSession &spi, const ParentFacts &parent, const st
         spi.execute("ALTER TABLE " + child + " FORCE ROW LEVEL SECURITY");
     for (const std::string &policy : column_texts(spi, kPoliciesQuery, {parent_oid, child}))
         spi.execute(policy);
-    for (const std::string &trigger :
-         column_texts(spi, kTriggersQuery, {parent_oid, child, parent.qualified}))
-        spi.execute(trigger);
 }
 
 /* The parent's indexes as statements for a new partition: constraint indexes as constraints
@@ -321,12 +297,6 @@ StepOutcome create_default_partition(SpiSession &spi, const PartitionSet &set,
     if (!out.done)
         out.why = "default partition " + name + ": " + out.why;
     return out;
-}
-
-void dump_with_extension(SpiSession &spi, const PartitionSet &set)
-{
-    spi.execute("SELECT pg_catalog.pg_extension_config_dump($1::pg_catalog.regclass, '')",
-                {qualified_name(set.parent.schema, default_partition_name(set.parent.name))});
 }
 
 StepOutcome remove_partition(SpiSession &spi, const PartitionSet &set, const Partition &part,

@@ -52,11 +52,6 @@ StepOutcome create_partition(SpiSession &spi, const PartitionSet &set, const Ran
 StepOutcome create_default_partition(SpiSession &spi, const PartitionSet &set,
                                      const LockPolicy &locks);
 
-/* Inside an extension script: the set's default partition, a member of the extension, is
- * marked for pg_dump (its rows are dumped with the extension's data).  Range partitions are
- * never members: pg_dump writes them, rows included, as ordinary tables. */
-void dump_with_extension(SpiSession &spi, const PartitionSet &set);
-
 /* Drops the partition, or detaches it (it stays as a plain table) when the set says so. */
 StepOutcome remove_partition(SpiSession &spi, const PartitionSet &set, const Partition &part,
                              const LockPolicy &locks);

@@ -10,7 +10,6 @@
 
 extern "C" {
 #include "access/xact.h"
-#include "commands/extension.h"
 #include "datatype/timestamp.h"
 #include "funcapi.h"
 #include "utils/date.h"
@@ -179,17 +178,6 @@ int create_parent(const CreateArgs &args)
     if (args.start && kind == ControlKind::integer)
         bad_argument("start given for an integer control",
                      "Integer sets start at the range holding 0 (or the largest value); pass NULL.");
-    /* A set an extension script makes gets its default only: range partitions made here
-     * would belong to the extension, so pg_dump would write neither them nor their rows, and
-     * restoring a dump (whose CREATE EXTENSION runs this again, on another day) would meet
-     * the dumped partitions under the same names.  The first maintenance run makes them, as
-     * ordinary tables that pg_dump writes. */
-    const bool in_extension_script = creating_extension;
-    if (in_extension_script && !args.with_default)
-        throw SqlError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                       "a partition set made by an extension script needs its default partition",
-                       "table " + parent.qualified + " was given with_default => false",
-                       "Rows go to the default until pm.run_maintenance() makes the partitions.");
     if (spi.execute("SELECT 1 FROM pm.partition_sets WHERE parent = $1::pg_catalog.oid",
                     {std::to_string(parent.oid)}) > 0)
         throw SqlError(ERRCODE_DUPLICATE_OBJECT,
@@ -222,21 +210,17 @@ int create_parent(const CreateArgs &args)
     LockTimeoutScope lock_timeout(locks.wait_ms);
     const std::int64_t now = current_position(spi, set);
     int created = 0;
-    if (!in_extension_script)
-        for (const Range &r :
-             wanted_ranges(spec, start_position(spec, args.start, now), now, args.premake)) {
-            const StepOutcome step = create_partition(spi, set, r, nullptr, locks);
-            if (!step.done)
-                throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE, step.why);
-            created++;
-        }
+    for (const Range &r : wanted_ranges(spec, start_position(spec, args.start, now), now, args.premake)) {
+        const StepOutcome step = create_partition(spi, set, r, nullptr, locks);
+        if (!step.done)
+            throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE, step.why);
+        created++;
+    }
     if (args.with_default) {
         const StepOutcome step = create_default_partition(spi, set, locks);
         if (!step.done)
             throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE, step.why);
     }
-    if (in_extension_script)
-        dump_with_extension(spi, set);
     return created;
 }
 
