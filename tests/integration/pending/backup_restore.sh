@@ -189,8 +189,12 @@ cron_jobs="SELECT string_agg(jobname || ' ' || database || ' ' || schedule, ', '
 # is not data (pg_cron's run history, the outbox's sink health, pm_fdw's last logged link
 # states; docs/operations.md says so).
 cat >"$work/tables.sql" <<'SQL'
-SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_agg(t::text, E''\n'' ORDER BY t::text)), ''-'') FROM ONLY %s t',
-              c.oid::regclass::text, c.oid::regclass)
+-- The registries hold registration times and run stamps of their own: counted here, their
+-- contents compared in shape.sql.
+SELECT CASE WHEN c.oid::regclass::text IN ('pm.partition_sets', 'pm.tenant_tables')
+            THEN format('SELECT %L || '' '' || count(*) FROM ONLY %s', c.oid::regclass::text, c.oid::regclass)
+            ELSE format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_agg(t::text, E''\n'' ORDER BY t::text)), ''-'') FROM ONLY %s t',
+                        c.oid::regclass::text, c.oid::regclass) END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND c.oid::regclass::text NOT IN ('cron.job_run_details', 'pm.outbox_sink_state', 'pm.tier_transitions')
@@ -244,7 +248,7 @@ check_match "the comparison covered the tables that matter" \
     "$(cat "$work"/src.*.tables | wc -l) $(grep -c -E '^pm_notify.notifications_p[0-9]+ [1-9]' "$work/src.pm_notify.tables") $(grep -c -E '^pm_olap.admin_audit_log_(p[0-9]+|default) [1-9]' "$work/src.pm_olap.tables") $(grep -c -E '^pm.outbox_(p[0-9]+|default) [1-9]' "$work/src.pm_oltp.tables")" \
     '^[0-9]{3} [2-9] [1-9] [2-9]$'
 check_match "the source's sets extend differently from a fresh install (old months, a dropped newest, a default with rows)" \
-    "$(grep -c 'pm_notify.notifications pm_notify.notifications_p' "$work/src.pm_notify.shape") $(grep '^pm_notify.notifications month' "$work/src.pm_notify.shape" | awk '{print $NF}')" \
+    "$(grep -c 'pm_notify.notifications pm_notify.notifications_p' "$work/src.pm_notify.shape") $(grep '^pm_notify.notifications month' "$work/src.pm_notify.shape" | head -1 | awk '{print $NF}')" \
     '^[5-9] 1$'
 check "pending outbox events, sinks, secrets and dead letters are in the dump" \
     "$(d pm_oltp -c "SELECT (SELECT count(*) FROM pm.outbox) || ' ' || (SELECT string_agg(name || ':' || enabled, ',') FROM pm.outbox_sinks) || ' ' || (SELECT count(*) FROM pm.outbox_sink_secrets)")" \
@@ -274,8 +278,8 @@ check "a new body put after restore reads back (its key is the computed one)" \
     "$(app dst pm_oltp "$TA" "" "SELECT content_text || ' ' || (storage_key = pm.body_storage_key('$TA', 'Hello after restore', '<p>Hello</p>', '{\"Subject\": \"R\"}')) FROM pm.resolve_content('$key')")" \
     "Hello after restore true"
 check "RLS after restore: tenant B cannot resolve tenant A's body, in OLTP or in the content tier" \
-    "$(app dst pm_oltp "$TB" "" "SELECT count(*) FROM pm.resolve_content('$key')") $(app dst pm_content "$TB" "" "SELECT count(*) FROM pm_content.get('$key')") $(app dst pm_content "$TA" "" "SELECT count(*) FROM pm_content.get('$key')")" \
-    "0 0 1"
+    "$(pm_psql dst -d pm_oltp -c "BEGIN" -c "SELECT pm.set_context('$TB')" -c "SET LOCAL ROLE pm_app" -c "SELECT * FROM pm.resolve_content('$key')" 2>&1 | grep -c 'belongs to another tenant') $(app dst pm_content "$TB" "" "SELECT count(*) FROM pm_content.get('$key')") $(app dst pm_content "$TA" "" "SELECT count(*) FROM pm_content.get('$key')")" \
+    "1 0 1"
 check "RLS after restore: each tenant sees exactly its own leads" \
     "$(app dst pm_oltp "$TA" "" "SELECT count(*) || '/' || count(*) FILTER (WHERE tenant_id <> '$TA') FROM pm_oltp.leads") $(app dst pm_oltp "$TB" "" "SELECT count(*) FROM pm_oltp.leads WHERE tenant_id = '$TA'")" \
     "25/0 0"
