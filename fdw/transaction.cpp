@@ -94,9 +94,8 @@ namespace {
  * statement still running remotely is not cancelled: libpq's cancel request waits for an
  * answer without a time limit, and a hung server never gives one.  Closing the connection
  * ends the remote statement and transaction just as surely. */
-void abort_remote(PmFdwConn *entry, PmFdwXactState *xs, const char *sql)
+void abort_remote(PmFdwConn *entry, const char *sql)
 {
-    (void) xs;
     if (pmfdw_pgconn(entry) == nullptr)
         return;
     if (pmfdw_conn_lost(entry) || PQtransactionStatus(pmfdw_pgconn(entry)) == PQTRANS_ACTIVE) {
@@ -138,7 +137,7 @@ void xact_callback(XactEvent event, void *)
         case XACT_EVENT_ABORT:
             xs->xact_depth = 0;
             xs->context_sent = false;
-            abort_remote(entry, xs, "ABORT TRANSACTION; DEALLOCATE ALL");
+            abort_remote(entry, "ABORT TRANSACTION; DEALLOCATE ALL");
             break;
         default:
             break;
@@ -177,7 +176,7 @@ void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, vo
                      level);
             /* The remote set_config() of the subtransaction is undone too. */
             xs->context_sent = false;
-            abort_remote(entry, xs, sql);
+            abort_remote(entry, sql);
         }
         xs->xact_depth = level - 1;
     }
