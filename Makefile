@@ -11,6 +11,8 @@ OBJS       = $(SRCS:.cpp=.o)
 # CREATE EXTENSION looks for them.
 MODULEDIR  = extension
 DATA       = $(sort $(wildcard extension/*.control extension/*--*.sql))
+# pm-restore (restore of a tier database's dump) goes next to pg_restore.
+SCRIPTS    = bin/pm-restore
 
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress

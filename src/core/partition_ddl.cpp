@@ -4,6 +4,11 @@
 #include "shared/subtransaction.h"
 
 extern "C" {
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
@@ -183,12 +188,30 @@ WHERE i.indrelid = $1::pg_catalog.oid
 ORDER BY i.indexrelid
 )SQL";
 
+/* A partition holds rows, so it is never a member of the extension whose script made its
+ * set: pg_dump leaves an extension's members out, rows included, and a member cannot be
+ * dropped by retention.  Only the table itself is recorded as a member; its indexes,
+ * constraints, triggers and policies belong to it. */
+void keep_out_of_extension(SpiSession &spi, const std::string &child)
+{
+    if (!creating_extension)
+        return;
+    spi.execute("SELECT $1::pg_catalog.regclass::pg_catalog.oid", {child});
+    const Oid rel = static_cast<Oid>(std::stoul(spi.value(0, 1).value()));
+    pg_call([&] {
+        deleteDependencyRecordsForSpecific(RelationRelationId, rel, DEPENDENCY_EXTENSION,
+                                           ExtensionRelationId, CurrentExtensionObject);
+        CommandCounterIncrement();
+    });
+}
+
 /* The new table: the parent's columns, defaults, CHECKs and properties; no indexes yet. */
 void create_like_parent(SpiSession &spi, const ParentFacts &parent, const std::string &child)
 {
     spi.execute("CREATE TABLE " + child + " (LIKE " + parent.qualified +
                 " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED"
                 " INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS)");
+    keep_out_of_extension(spi, child);
     copy_parent_properties(spi, parent, child);
 }
 

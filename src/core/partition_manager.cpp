@@ -10,9 +10,13 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
 #include "datatype/timestamp.h"
 #include "funcapi.h"
 #include "utils/date.h"
+#include "utils/guc.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -150,6 +154,31 @@ std::int64_t start_position(const GrainSpec &spec, std::optional<TimestampTz> st
     return spec.kind == ControlKind::date ? utc_day_of(*start) : *start;
 }
 
+/* An extension's script registering its own set while a dump is restored (pg_restore runs
+ * CREATE EXTENSION first): the dump brings the set's registry row and its partitions with
+ * their rows, so the script makes neither.  Restore mode is session_replication_role =
+ * replica, which a restore needs anyway so that the extension's triggers (created with the
+ * extension, before the rows) do not rewrite the rows they meet.  A session that looks like
+ * pg_restore's (check_function_bodies and row_security off) without it is refused: the
+ * partitions made here would collide with the dumped ones and their rows be lost. */
+bool restoring_extension(const ParentFacts &parent)
+{
+    if (!creating_extension)
+        return false;
+    if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+        return true;
+    if (!check_function_bodies && !row_security)
+        throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                       "restoring " + parent.qualified +
+                           " needs session_replication_role = replica",
+                       "This session looks like pg_restore's (check_function_bodies and "
+                       "row_security off), and the dump carries the partitions of the set.",
+                       "Before pg_restore: ALTER DATABASE <db> SET session_replication_role = "
+                       "replica; after it: ALTER DATABASE <db> RESET session_replication_role "
+                       "and SELECT pm.run_maintenance().");
+    return false;
+}
+
 struct CreateArgs {
     Oid parent;
     std::string control;
@@ -178,6 +207,8 @@ int create_parent(const CreateArgs &args)
     if (args.start && kind == ControlKind::integer)
         bad_argument("start given for an integer control",
                      "Integer sets start at the range holding 0 (or the largest value); pass NULL.");
+    if (restoring_extension(parent))
+        return 0;
     if (spi.execute("SELECT 1 FROM pm.partition_sets WHERE parent = $1::pg_catalog.oid",
                     {std::to_string(parent.oid)}) > 0)
         throw SqlError(ERRCODE_DUPLICATE_OBJECT,

@@ -142,6 +142,8 @@ void apply_policy(SpiSession &spi, Oid relid, const rls::Isolation &isolation)
                     " WITH CHECK " + wanted_expr);
 }
 
+/* A partition is never an extension's object (partition_ddl.cpp), even when a script made
+ * it: its registration is dumped with it. */
 void register_table(SpiSession &spi, Oid relid, const rls::Isolation &isolation, bool is_root)
 {
     const std::string oid_text = std::to_string(relid);
@@ -164,7 +166,7 @@ void register_table(SpiSession &spi, Oid relid, const rls::Isolation &isolation,
         "      (EXCLUDED.tenant_column, EXCLUDED.user_column, EXCLUDED.user_nullable)" +
             (has_staff ? " OR t.staff_only IS DISTINCT FROM " + flag : ""),
         {oid_text, isolation.tenant_column, isolation.user_column,
-         bool_text(isolation.user_nullable), bool_text(creating_extension)});
+         bool_text(isolation.user_nullable), bool_text(creating_extension && is_root)});
     /* Applications reach partitions through the root; an explicit choice made
      * with pm.set_table_access() is kept.  Staff-only tables get no grant at all. */
     if (is_root)

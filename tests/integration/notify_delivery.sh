@@ -197,10 +197,10 @@ ALTER EXTENSION pm_core UPDATE;
 ALTER EXTENSION pm_oltp UPDATE;
 UPDATE pm_oltp.campaigns SET status = 'completed';
 SQL
-check "ALTER EXTENSION UPDATE reaches pm_core and pm_oltp 0.5; a completion is queued; rls_audit empty" \
+check "ALTER EXTENSION UPDATE reaches today's pm_core and pm_oltp; a completion is queued; rls_audit empty" \
     "$(u -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname IN ('pm_core', 'pm_oltp')")
      $(u -c "SELECT count(*) FROM pm_queue.jobs WHERE queue_name = 'notifications'") $(u -c "SELECT count(*) FROM pm.rls_audit()")" \
-    "pm_core 0.5, pm_oltp 0.5
+    "$(pm_default_versions oltp pm_core pm_oltp)
      1 0"
 
 checks_done

@@ -249,6 +249,9 @@ reconverged() {   # label
     local label=$1 lost dup v
     v=$(sql olap pm_olap -c "SELECT count(*) FROM pm_olap.verify(current_date - 1, current_date + 1)")
     check "$label: OLAP verify() is empty" "$v" 0
+    if [[ $v != 0 ]]; then
+        sql olap pm_olap -c "SELECT * FROM pm_olap.verify(current_date - 1, current_date + 1) LIMIT 5" -c "SELECT * FROM pm_olap.rollup_state" | sed 's/^/# verify: /'
+    fi
     local jobs notes
     # The queue also carries system events (tier health) to the notifications tier.
     jobs=$(o -c "SELECT count(*) FILTER (WHERE status = 'completed') || ' ' || count(*) FILTER (WHERE status <> 'completed')
@@ -306,8 +309,22 @@ merge_session_log() {
 
 # Checks the loop log of the window [from, to) for one outage; prints the "kept working"
 # summary for the table.
+# What a call of each loop costs on this machine with every tier up: the median server-side
+# time of its calls during the warm-up (loop -> ms).
+declare -A WARM_MS=()
+measure_warm() {
+    local name
+    for name in "${!LOOP_SQL[@]}" session; do
+        WARM_MS[$name]=$(awk -v n="$name" '$3 == n && $4 == "ok" { print $5 }' "$LOOPLOG" | sort -g |
+                         awk '{ v[NR] = $1 } END { print (NR == 0) ? 0 : v[int((NR + 1) / 2)] }')
+    done
+}
+fast_limit() {   # loop base-ms: base, or twice the loop's warm-up median when that is larger
+    awk -v w="${WARM_MS[$1]:-0}" -v b="$2" 'BEGIN { l = 2 * w; if (l < b) l = b; printf "%d", l }'
+}
+
 judge() {   # tier mode from to
-    local tier=$1 mode=$2 from=$3 to=$4 name calls bad label="$1 $2"
+    local tier=$1 mode=$2 from=$3 to=$4 name calls bad limit label="$1 $2"
     local kept=0 kept_calls=0
     for name in ${MUST[$tier]}; do
         calls=$(awk -v f="$from" -v t="$to" -v n="$name" '$3 == n && $1 >= f && $1 < t' "$LOOPLOG" | wc -l)
@@ -326,24 +343,31 @@ judge() {   # tier mode from to
             "$(awk -v t="$tiername" '$5 != "08006" || index($0, "tier \"" t "\"") == 0' <<<"$fails" | wc -l)" 0
         # After the first failure, every call fails within milliseconds (server-side time).
         # One probe may pay connect_timeout (a hung tier); every other call fails at once.
-        slow=$(tail -n +2 <<<"$fails" | awk '$6 > 50 { n++ } END { print n + 0 }')
-        check_match "$label: ... after the first, within 50 ms ($(($(wc -l <<<"$fails") - 1)) calls; slow: $slow, one probe allowed)" \
-            "$slow" '^[01]$'
+        # "Milliseconds" is 50 ms, or on a machine where this very call took longer than 25 ms
+        # while the tier was up, twice that: a call of a new session pays its catalog and
+        # plan caches first, which a loaded machine makes slow; a timeout costs 1000 ms.
+        limit=$(fast_limit "$name" 50)
+        slow=$(tail -n +2 <<<"$fails" | awk -v l="$limit" '$6 > l { n++ } END { print n + 0 }')
+        check_match "$label: ... after the first, within $limit ms ($(($(grep -c . <<<"$fails") - 1)) calls; slow: $slow, one probe allowed)" \
+            "$(grep -c . <<<"$fails") $slow" '^([2-9]|[1-9][0-9]+) [01]$'
         check "$label: ... and no call slower than connect/response timeout + 0.5 s" \
             "$(awk '$6 > 1500' <<<"$fails" | wc -l)" 0
         echo "$(head -n 1 <<<"$fails" | cut -d' ' -f6)" >"$PM_CLUSTER_BASE/first-ms"
     done
-    local median
     for name in ${FAST[$tier]}; do
         calls=$(awk -v f="$from" -v t="$to" -v n="$name" '$3 == n && $1 >= f && $1 < t' "$LOOPLOG")
         # ok lines carry the time in field 5, err lines in field 6.  A pass handles a batch of
-        # jobs, each failing fast: the median pass is what the callers pay, and it must stay
-        # well below the 1 s timeout each job would pay without the shared health (250 ms:
-        # a pass is a few statements, slower on a loaded machine than one failing call).
-        median=$(tail -n +2 <<<"$calls" | awk '{ print ($4 == "ok") ? $5 : $6 }' | sort -g |
-                 awk '{ v[NR] = $1 } END { print (NR == 0) ? 0 : v[int((NR + 1) / 2)] }')
-        check_match "$label: $name, which retries what failed, stayed fast after its first call (median $median ms)" \
-            "$(awk -v m="$median" 'BEGIN { print (m <= 250) ? "fast" : "slow" }')" '^fast$'
+        # jobs; without the shared health each of its jobs (content_write) or each pass
+        # (deliver) would pay the 1 s connect timeout of a hung tier.  So no pass after the
+        # first may take that long, but one probe; on a machine where a pass with the tier up
+        # took longer than 500 ms, no pass may take twice that.
+        # A pass that never finished (psql killed after 15 s) counts as slow, and a second
+        # pass must have started within the outage: one pass paying a timeout per job would
+        # fill it alone.
+        limit=$(fast_limit "$name" 1000)
+        slow=$(tail -n +2 <<<"$calls" | awk -v l="$limit" '{ ms = ($4 == "ok") ? $5 : ($4 == "err") ? $6 : 1e9 } ms > l { n++ } END { print n + 0 }')
+        check_match "$label: $name, which retries what failed, stayed fast after its first call ($(($(grep -c . <<<"$calls") - 1)) passes; over $limit ms: $slow, one probe allowed)" \
+            "$(grep -c . <<<"$calls") $slow" '^([2-9]|[1-9][0-9]+) [01]$'
     done
     echo "$kept loops, $kept_calls calls ok" >"$PM_CLUSTER_BASE/kept"
 }
@@ -357,6 +381,9 @@ for _ in $(seq 120); do
 done
 sleep 1
 stop_loops
+merge_session_log
+measure_warm
+echo "# warm-up medians (ms): $(for n in "${!WARM_MS[@]}"; do printf '%s=%s ' "$n" "${WARM_MS[$n]}"; done)"
 check "workload warm-up: sends committed" "$(o -c "SELECT count(*) > 0 FROM outage.probes")" t
 warm_errors=$(awk '$4 != "ok"' "$LOOPLOG" | head -n 5)
 check "workload warm-up: no call failed" "${warm_errors:-none}" none
@@ -365,8 +392,9 @@ check_match "workload warm-up reconverges" "$d" '^[0-9]+$'
 reconverged "baseline"
 
 declare -a ROWS=()
-for tier in content notify olap queue oltp logging; do
-    for mode in stop hang; do
+# PM_OUTAGE_TIERS / PM_OUTAGE_MODES run a part of it (a developer chasing one row).
+for tier in ${PM_OUTAGE_TIERS:-content notify olap queue oltp logging}; do
+    for mode in ${PM_OUTAGE_MODES:-stop hang}; do
         rm -f "$PM_CLUSTER_BASE/first-ms"
         start_loops
         sleep 1.5

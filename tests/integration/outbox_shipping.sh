@@ -331,9 +331,9 @@ SQL
 check "pm_queue 0.3 refuses to install before pm_core 0.5" \
     "$(up -c "ALTER EXTENSION pm_queue UPDATE TO '0.3'" 2>&1 | grep -c 'needs pm_core 0.5')" 1
 up -c "ALTER EXTENSION pm_core UPDATE" -c "ALTER EXTENSION pm_queue UPDATE" -c "ALTER EXTENSION pm_fdw UPDATE" >/dev/null
-check "upgraded: pm_core 0.5, pm_queue 0.4, pm_fdw 0.3" \
+check "upgraded to today's pm_core, pm_queue and pm_fdw" \
     "$(up -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname LIKE 'pm_%'")" \
-    "pm_core 0.5, pm_fdw 0.3, pm_queue 0.4"
+    "$(pm_default_versions ob pm_core pm_fdw pm_queue)"
 check "after the upgrade pm.rls_audit() is empty and staff cannot read sink secrets" \
     "$(up -c "SELECT count(*) FROM pm.rls_audit()") $(up -c "SELECT has_table_privilege('pm_staff', 'pm.outbox_sink_secrets', 'SELECT')")" "0 f"
 

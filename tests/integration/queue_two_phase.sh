@@ -120,7 +120,7 @@ SELECT count(*) FROM pm_queue.enqueue_many('up', ARRAY['{"j": 1}', '{"j": 2}']::
 SQL
 check "0.3: PUBLIC may run the hint helpers" \
     "$(up -c "SELECT has_function_privilege('pm_app', 'pm_queue.hot_write_begin()', 'EXECUTE')")" t
-up -c "ALTER EXTENSION pm_queue UPDATE" >/dev/null
+up -c "ALTER EXTENSION pm_queue UPDATE TO '0.4'" >/dev/null
 check "ALTER EXTENSION pm_queue UPDATE reaches 0.4" \
     "$(up -c "SELECT extversion FROM pg_extension WHERE extname = 'pm_queue'")" 0.4
 check "0.4: no role but the owner may run hot_write_begin, hot_write_end, note_ready, wake_workers" \

@@ -227,3 +227,14 @@ pm_psql() {
     port=$(pm_cluster_port "$name") || return 1
     psql -X -q -v ON_ERROR_STOP=1 -h "$PM_CLUSTER_BASE/$name/sock" -p "$port" -U postgres "$@"
 }
+
+# "ext version, ..." of the versions the installed control files name, by extension name: what
+# ALTER EXTENSION ... UPDATE reaches (tests of an upgrade path compare with it).
+pm_default_versions() {   # cluster extension...
+    local name=$1
+    shift
+    pm_psql "$name" -d postgres -At -v exts="$*" <<'SQL'
+SELECT string_agg(name || ' ' || default_version, ', ' ORDER BY name)
+FROM pg_available_extensions WHERE name = ANY (string_to_array(:'exts', ' '))
+SQL
+}

@@ -15,13 +15,9 @@
 #   6. upgrade path: databases made at the oldest versions (their partitions members of the
 #      extensions, as the old scripts made them), updated, dumped and restored the same way
 #
-# PENDING: not in tests/integration/ (which tests/run runs) because the shipped versions fail
-# it (partition sets do not survive pg_dump; docs/operations.md, "Backup and restore").  It is
-# the acceptance test of that fix; move it up one folder with the fix.  Run by hand:
-#   . ./.pgenv && PM_ROOT=$PWD PM_TEST_LIB=$PWD/tests/lib bash tests/integration/pending/backup_restore.sh
 set -euo pipefail
 
-PM_ROOT=${PM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
+PM_ROOT=${PM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PM_TEST_LIB=${PM_TEST_LIB:-$PM_ROOT/tests/lib}
 # shellcheck source=tests/lib/cluster.sh
 . "$PM_TEST_LIB/cluster.sh"
@@ -209,6 +205,10 @@ FROM pm.partition_status() ORDER BY 1;
 SELECT parent || ' ' || grain || ' ' || premake || ' ' || coalesce(retention::text, '-')
 FROM pm.partition_sets ORDER BY 1;
 SELECT extname || ' ' || extversion FROM pg_extension ORDER BY 1;
+-- Every index, by definition, and what it belongs to (a restore that skipped one, or built
+-- one twice, differs here).
+SELECT indexdef FROM pg_indexes WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;
+SELECT count(*) || ' index attachments' FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relkind = 'i';
 SQL
 snapshot() { # cluster db -> file
     pm_psql "$1" -d "$2" -At -f "$work/tables.sql" >"$work/$1.$2.tables"
@@ -230,7 +230,10 @@ restore_db() { # db: dump from src, restore into a new database on dst; prints p
     pg_dump -h 127.0.0.1 -p "$SP" -U postgres -Fc -d "$db" -f "$work/$db.dump"
     pm_psql dst -c "CREATE DATABASE $db" >/dev/null
     rc=0
-    pg_restore -h 127.0.0.1 -p "$DP" -U postgres -d "$db" "$work/$db.dump" 2>"$work/$db.restore.err" || rc=$?
+    # pm-restore as docs/operations.md gives it; maintenance is left for later (the shape
+    # right after the restore is compared, then maintenance is checked on its own).
+    PGHOST=127.0.0.1 PGPORT=$DP PGUSER=postgres PM_RESTORE_NO_MAINTENANCE=1 \
+        "$PM_ROOT/bin/pm-restore" "$db" "$work/$db.dump" >/dev/null 2>"$work/$db.restore.err" || rc=$?
     echo "$rc $(grep -c 'error' "$work/$db.restore.err" || true)"
 }
 
@@ -299,7 +302,11 @@ d pm_oltp -c "SELECT pm_oltp.record_email_event(id, 'opened', sent_at + interval
 d pm_olap -c "SELECT * FROM pm_olap.rollup(1000000)" >/dev/null
 check "a rollup of changes made after restore: verify() still empty, new rows get new ids" \
     "$(d pm_olap -c "SELECT count(*) FROM pm_olap.verify($range)") $(d pm_olap -c "SELECT count(*) FROM (SELECT id FROM pm_olap.campaign_analytics GROUP BY id HAVING count(*) > 1) x")" "0 0"
-d pm_oltp -f "$PM_ROOT/demo/audit_actions.sql" >/dev/null
+# The demo's two audited changes, undone (made again they would change nothing, and an
+# unchanged row is no audit record).
+sed -e "s/pending_plan_id = (SELECT id FROM pm_oltp.plans WHERE slug = 'growth')/pending_plan_id = NULL/" \
+    -e "s/SET roles = '{member,admin}'/SET roles = '{member}'/" -e "s/AND roles = '{member}'/AND roles = '{member,admin}'/" \
+    "$PM_ROOT/demo/audit_actions.sql" | d pm_oltp >/dev/null
 check "an audit record made after restore extends the restored chain intact" \
     "$(d pm_oltp -c "SELECT delivered FROM pm_oltp.deliver_audit(100)") $(d pm_olap -c "SELECT count(*) FROM pm_olap.audit_verify()")" "2 0"
 check "the audit log's partitions still refuse TRUNCATE after restore" \
@@ -344,7 +351,7 @@ ALTER EXTENSION pm_oltp UPDATE;
 ALTER EXTENSION pm_queue UPDATE;
 SQL
 # The partitions the 0.1 scripts made belonged to their extensions: made so here by hand
-# (today's library makes only the defaults in a script).
+# (today's library keeps every partition out of the extension).
 s pm_upg_tiers >/dev/null <<SQL
 CREATE EXTENSION pm_core VERSION '0.4';
 CREATE EXTENSION pm_fdw VERSION '0.1';
@@ -367,10 +374,10 @@ SELECT pm_olap.audit('$UA', 'role.change', 'tenant_user', 'u1', '$TA');
 SQL
 check "the updated databases are at today's versions" \
     "$(s pm_upg_oltp -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'") | $(s pm_upg_tiers -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'")" \
-    "$(s pm_oltp -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname IN ('pm_core', 'pm_oltp', 'pm_queue')") | $(d pm_olap -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'") "
-check "the update made the old member partitions ordinary tables (only the defaults stay members)" \
-    "$(s pm_upg_tiers -c "SELECT count(*) FILTER (WHERE c.relname !~ '_default$') || ' ' || count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_depend m ON m.objid = i.inhrelid AND m.deptype = 'e'")" \
-    "0 10"
+    "$(s pm_oltp -c "SELECT string_agg(name || ' ' || default_version, ', ' ORDER BY name) FROM pg_available_extensions WHERE name IN ('pm_core', 'pm_oltp', 'pm_queue')") | $(s pm_oltp -c "SELECT string_agg(name || ' ' || default_version, ', ' ORDER BY name) FROM pg_available_extensions WHERE name IN ('pm_core', 'pm_fdw', 'pm_notify', 'pm_olap')")"
+check "the update made the old member partitions ordinary tables of the database" \
+    "$(s pm_upg_tiers -c "SELECT count(*) FROM pg_inherits i JOIN pg_depend m ON m.objid = i.inhrelid AND m.deptype = 'e'")" \
+    "0"
 for db in pm_upg_oltp pm_upg_tiers; do
     check "$db: pg_restore exits 0 and reports no error" "$(restore_db "$db")" "0 0"
     sed 's/^/# restore: /' "$work/$db.restore.err" | head -5
@@ -381,5 +388,13 @@ for db in pm_upg_oltp pm_upg_tiers; do
 done
 check "the updated database's notifications and audit records all came back" \
     "$(d pm_upg_tiers -c "SELECT (SELECT count(*) FROM pm_notify.notifications) || ' ' || (SELECT count(*) FROM pm_olap.admin_audit_log) || ' ' || (SELECT count(*) FROM pm_olap.audit_verify())")" "4 2 0"
+
+# A plain pg_restore (no replica mode) is refused at the first tier extension, loudly.
+pm_psql dst -c "CREATE DATABASE pm_plain" >/dev/null
+pg_restore -h 127.0.0.1 -p "$DP" -U postgres -d pm_plain "$work/pm_notify.dump" >/dev/null 2>"$work/plain.err" || true
+check "a plain pg_restore is refused with 55000 and the procedure in its hint" \
+    "$(grep -c 'restoring pm.outbox needs session_replication_role = replica' "$work/plain.err") $(grep -c 'HINT:  Before pg_restore: ALTER DATABASE' "$work/plain.err")" "1 1"
+check "pm-restore refuses a database that already has PenguinMails extensions" \
+    "$(PGHOST=127.0.0.1 PGPORT=$DP PGUSER=postgres "$PM_ROOT/bin/pm-restore" pm_notify "$work/pm_notify.dump" 2>&1 | grep -c 'already has PenguinMails extensions')" 1
 
 checks_done
