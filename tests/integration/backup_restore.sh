@@ -374,7 +374,7 @@ SELECT pm_olap.audit('$UA', 'role.change', 'tenant_user', 'u1', '$TA');
 SQL
 check "the updated databases are at today's versions" \
     "$(s pm_upg_oltp -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'") | $(s pm_upg_tiers -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'")" \
-    "$(s pm_oltp -c "SELECT string_agg(name || ' ' || default_version, ', ' ORDER BY name) FROM pg_available_extensions WHERE name IN ('pm_core', 'pm_oltp', 'pm_queue')") | $(s pm_oltp -c "SELECT string_agg(name || ' ' || default_version, ', ' ORDER BY name) FROM pg_available_extensions WHERE name IN ('pm_core', 'pm_fdw', 'pm_notify', 'pm_olap')")"
+    "$(pm_default_versions src pm_core pm_oltp pm_queue) | $(pm_default_versions src pm_core pm_fdw pm_notify pm_olap)"
 check "the update made the old member partitions ordinary tables of the database" \
     "$(s pm_upg_tiers -c "SELECT count(*) FROM pg_inherits i JOIN pg_depend m ON m.objid = i.inhrelid AND m.deptype = 'e'")" \
     "0"

@@ -307,8 +307,6 @@ merge_session_log() {
     grep -E '^[0-9]+ [0-9]+ session ' "$PM_CLUSTER_BASE/session.out" >>"$LOOPLOG" || true
 }
 
-# Checks the loop log of the window [from, to) for one outage; prints the "kept working"
-# summary for the table.
 # What a call of each loop costs on this machine with every tier up: the median server-side
 # time of its calls during the warm-up (loop -> ms).
 declare -A WARM_MS=()
@@ -322,9 +320,18 @@ measure_warm() {
 fast_limit() {   # loop base-ms: base, or twice the loop's warm-up median when that is larger
     awk -v w="${WARM_MS[$1]:-0}" -v b="$2" 'BEGIN { l = 2 * w; if (l < b) l = b; printf "%d", l }'
 }
+# "<calls> <slow>": how many calls the log lines hold, and how many of those after the first
+# took longer than limit ms (ok lines carry the time in field 5, err lines in field 6; a call
+# that never finished, psql killed after 15 s, counts as slow).
+calls_and_slow() {   # lines limit
+    awk -v l="$2" 'NF { n++; ms = ($4 == "ok") ? $5 : ($4 == "err") ? $6 : 1e9; if (n > 1 && ms > l) s++ }
+                   END { print n + 0, s + 0 }' <<<"$1"
+}
 
+# Checks the loop log of the window [from, to) for one outage; prints the "kept working"
+# summary for the table.
 judge() {   # tier mode from to
-    local tier=$1 mode=$2 from=$3 to=$4 name calls bad limit label="$1 $2"
+    local tier=$1 mode=$2 from=$3 to=$4 name calls bad limit n label="$1 $2"
     local kept=0 kept_calls=0
     for name in ${MUST[$tier]}; do
         calls=$(awk -v f="$from" -v t="$to" -v n="$name" '$3 == n && $1 >= f && $1 < t' "$LOOPLOG" | wc -l)
@@ -347,27 +354,25 @@ judge() {   # tier mode from to
         # while the tier was up, twice that: a call of a new session pays its catalog and
         # plan caches first, which a loaded machine makes slow; a timeout costs 1000 ms.
         limit=$(fast_limit "$name" 50)
-        slow=$(tail -n +2 <<<"$fails" | awk -v l="$limit" '$6 > l { n++ } END { print n + 0 }')
-        check_match "$label: ... after the first, within $limit ms ($(($(grep -c . <<<"$fails") - 1)) calls; slow: $slow, one probe allowed)" \
-            "$(grep -c . <<<"$fails") $slow" '^([2-9]|[1-9][0-9]+) [01]$'
+        read -r n slow < <(calls_and_slow "$fails" "$limit")
+        check_match "$label: ... after the first, within $limit ms ($((n - 1)) calls; slow: $slow, one probe allowed)" \
+            "$n $slow" '^([2-9]|[1-9][0-9]+) [01]$'
         check "$label: ... and no call slower than connect/response timeout + 0.5 s" \
             "$(awk '$6 > 1500' <<<"$fails" | wc -l)" 0
         echo "$(head -n 1 <<<"$fails" | cut -d' ' -f6)" >"$PM_CLUSTER_BASE/first-ms"
     done
     for name in ${FAST[$tier]}; do
         calls=$(awk -v f="$from" -v t="$to" -v n="$name" '$3 == n && $1 >= f && $1 < t' "$LOOPLOG")
-        # ok lines carry the time in field 5, err lines in field 6.  A pass handles a batch of
-        # jobs; without the shared health each of its jobs (content_write) or each pass
-        # (deliver) would pay the 1 s connect timeout of a hung tier.  So no pass after the
-        # first may take that long, but one probe; on a machine where a pass with the tier up
-        # took longer than 500 ms, no pass may take twice that.
-        # A pass that never finished (psql killed after 15 s) counts as slow, and a second
-        # pass must have started within the outage: one pass paying a timeout per job would
-        # fill it alone.
+        # A pass handles a batch of jobs; without the shared health each of its jobs
+        # (content_write) or each pass (deliver) would pay the 1 s connect timeout of a hung
+        # tier.  So no pass after the first may take that long, but one probe; on a machine
+        # where a pass with the tier up took longer than 500 ms, no pass may take twice that.
+        # A second pass must have started within the outage: one pass paying a timeout per
+        # job would fill it alone.
         limit=$(fast_limit "$name" 1000)
-        slow=$(tail -n +2 <<<"$calls" | awk -v l="$limit" '{ ms = ($4 == "ok") ? $5 : ($4 == "err") ? $6 : 1e9 } ms > l { n++ } END { print n + 0 }')
-        check_match "$label: $name, which retries what failed, stayed fast after its first call ($(($(grep -c . <<<"$calls") - 1)) passes; over $limit ms: $slow, one probe allowed)" \
-            "$(grep -c . <<<"$calls") $slow" '^([2-9]|[1-9][0-9]+) [01]$'
+        read -r n slow < <(calls_and_slow "$calls" "$limit")
+        check_match "$label: $name, which retries what failed, stayed fast after its first call ($((n - 1)) passes; over $limit ms: $slow, one probe allowed)" \
+            "$n $slow" '^([2-9]|[1-9][0-9]+) [01]$'
     done
     echo "$kept loops, $kept_calls calls ok" >"$PM_CLUSTER_BASE/kept"
 }
