@@ -89,10 +89,10 @@ INSERT INTO pm_oltp.campaigns (tenant_id, name, status)
 SELECT t, 'Wave ' || lpad(g::text, 4, '0'), 'sending'
 FROM unnest(ARRAY['$T1', '$T2']::uuid[]) t, generate_series(1, 300) g;
 SQL
-sql oltp pm_oltp -f "$here/oltp.sql" >/dev/null
+sql oltp pm_oltp -f "$here/oltp.sql" -f "$here/trace_oltp.sql" >/dev/null
 setup_db olap pm_olap -c "CREATE EXTENSION pm_core" -c "SELECT pm.ensure_roles()" \
     -c "CREATE EXTENSION pm_olap CASCADE"
-sql olap pm_olap -f "$here/readers.sql" >/dev/null
+sql olap pm_olap -f "$here/readers.sql" -f "$here/trace_olap.sql" >/dev/null
 sql olap pm_olap >/dev/null <<SQL
 SELECT pm.link_tier('oltp', 'host=127.0.0.1 port=$(pm_cluster_port oltp) dbname=pm_oltp', 'olap_link', '$PW');
 ALTER SERVER pm_tier_oltp OPTIONS (ADD connect_timeout '1', ADD response_timeout '1s', ADD retry_interval '2s', ADD retry_max '4s');
@@ -207,9 +207,13 @@ drain() {
         # A worker that lost its session mid-job (its tier hung) left a lease: reap it.
         o -c "SELECT pm_queue.reap_expired()" -c "SELECT outage.content_pass(1000)" -c "SELECT outage.deliver()" >/dev/null 2>&1 || true
         sql queue pm_queue -c "SELECT pm_queue.reap_expired()" -c "SELECT outage.work(1000)" >/dev/null 2>&1 || true
-        sql olap pm_olap -c "SELECT pm_olap.rollup()" >/dev/null 2>&1 || true
+        # rollup_state.pending_keys is what the last rollup that succeeded left behind: it
+        # says nothing while the link still fails fast after the tier came back (the retry
+        # interval), so only a rollup that succeeded in this pass may declare it drained.
+        local rolled=" rollup down"
+        sql olap pm_olap -c "SELECT pm_olap.rollup()" >/dev/null 2>&1 && rolled=
         left=$(o -c "SELECT outage.pending()" 2>/dev/null || echo "oltp down")
-        left+=" $(sql olap pm_olap -c "SELECT 'rollup ' || pending_keys FROM pm_olap.rollup_state" 2>/dev/null || echo "olap down")"
+        left+="$rolled $(sql olap pm_olap -c "SELECT 'rollup ' || pending_keys FROM pm_olap.rollup_state" 2>/dev/null || echo "olap down")"
         left+=" $(sql queue pm_queue -c "SELECT 'queue ' || count(*) FROM pm_queue.jobs WHERE status <> 'completed'" 2>/dev/null || echo "queue down")"
         local c
         for c in content:pm_content notify:pm_notify olap:pm_olap queue:pm_queue; do
@@ -251,6 +255,12 @@ reconverged() {   # label
     check "$label: OLAP verify() is empty" "$v" 0
     if [[ $v != 0 ]]; then
         sql olap pm_olap -c "SELECT * FROM pm_olap.verify(current_date - 1, current_date + 1) LIMIT 5" -c "SELECT * FROM pm_olap.rollup_state" | sed 's/^/# verify: /'
+        # What the rollup consumed: the last emails' transactions and their keys' fate, the
+        # last watermarks, and whether one more rollup closes the gap (late commit) or not.
+        o -c "SELECT * FROM outage.trace(4)" -c "SELECT 'keys left ' || count(*) || ' ' || coalesce(min(xid::text), '') FROM pm_oltp.olap_dirty_keys" | sed 's/^/# trace: /'
+        sql olap pm_olap -c "SELECT 'watermark', * FROM outage.watermarks ORDER BY at DESC LIMIT 8" | sed 's/^/# trace: /'
+        sql olap pm_olap -c "SELECT 'after one more rollup: ' || (SELECT sum(keys) FROM pm_olap.rollup()) || ' keys, verify ' || (SELECT count(*) FROM pm_olap.verify(current_date - 1, current_date + 1))" | sed 's/^/# trace: /'
+        date -u +'# trace: now %T.%N' ; awk '$3 ~ /^send/' "$LOOPLOG" | tail -n 4 | sed 's/^/# trace: /'
     fi
     local jobs notes
     # The queue also carries system events (tier health) to the notifications tier.
