@@ -123,6 +123,7 @@ run_set() {
     export PGDATABASE=$db
     echo
     echo "=== $title"
+    sql -At -c "SELECT bench.uncompress_inputs()" >/dev/null
     sql -At -c "SELECT format('%s bodies (%s distinct), %s attachments; logical %s bodies + %s attachments; avg body %s',
                    count(*), count(DISTINCT key),
                    (SELECT count(*) FROM bench.att),
