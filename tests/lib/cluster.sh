@@ -42,11 +42,17 @@ pm_port_is_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
 }
 
+# Ports come from below the kernel's ephemeral range: one there can be the local port of an
+# outgoing connection at any moment (nothing listens, so the check above passes, then the
+# bind fails).
 pm_free_port() {
-    local port=${1:-$((20000 + RANDOM % 20000))} tries=0
+    local low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    ((low > 21000)) || low=61000 # an unusual range: take 20000..61000 as before
+    local port=${1:-$((20000 + RANDOM % (low - 20000)))} tries=0
     while ! pm_port_is_free "$port"; do
         port=$((port + 1))
-        ((port > 60000)) && port=20000
+        ((port >= low)) && port=20000
         ((++tries < 2000)) || { pm_log "no free port found"; return 1; }
     done
     printf '%s\n' "$port"
